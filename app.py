@@ -1,0 +1,23 @@
+"""Omnicard: wiring only. Routes live in chalicelib/api, rules in chalicelib/domain."""
+import os
+
+from chalice import Chalice
+
+from chalicelib.api import cards, members, meta
+from chalicelib.streams import ledger
+
+app = Chalice(app_name="omnicard", configure_logs=False)
+for blueprint in (meta.bp, members.bp, cards.bp):
+    app.register_blueprint(blueprint)
+
+# The real stream ARN is set by infra/template.json over the generated event source mapping.
+LEDGER_STREAM_ARN = os.environ.get(
+    "OMNICARD_LEDGER_STREAM_ARN",
+    "arn:aws:dynamodb:us-east-1:000000000000:table/omnicard-ledger/stream/1970-01-01T00:00:00.000",
+)
+
+
+@app.on_dynamodb_record(stream_arn=LEDGER_STREAM_ARN, batch_size=100, starting_position="TRIM_HORIZON",
+                        name="on_ledger_change")
+def on_ledger_change(event):
+    return ledger.handle(event.to_dict(), app.lambda_context)

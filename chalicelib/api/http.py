@@ -1,0 +1,180 @@
+"""The one wrapper every route goes through: authenticate, parse and validate, honour the
+Idempotency-Key, call the view, map domain errors to problem+json. It also records each route's
+shape for the OpenAPI document, so the document cannot miss a route.
+
+(Chalice turns a view's exception into a 500 before middleware sees it, so errors are mapped here.)"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+from chalicelib import clock
+from chalicelib.api import auth
+from chalicelib.api.problems import json_response, problem, problem_response
+from chalicelib.domain.errors import (DomainError, IdempotencyKeyRequired, PayloadTooLarge, UnsupportedMediaType,
+                                      ValidationFailed)
+from chalicelib.domain.principals import Principal
+from chalicelib.observability import logger
+from chalicelib.settings import get_settings
+from chalicelib.store import idempotency
+from chalicelib.store.idempotency import IdempotencyLock, StoredResponse
+
+# Accepted at the routing layer so that a wrong content type gets our problem+json, not Chalice's 415.
+_ROUTE_CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded",
+                        "multipart/form-data", "application/xml", "text/xml"]
+
+REQUIRED, OPTIONAL = "required", "optional"
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    method: str
+    path: str
+    name: str
+    summary: str
+    status: int
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: type[BaseModel] | None
+    idempotency: str | None
+    public: bool
+    errors: tuple[int, ...]
+
+
+REGISTRY: list[EndpointSpec] = []
+
+
+@dataclass
+class Call:
+    principal: Principal
+    body: Any = None
+    query: Any = None
+    lock: IdempotencyLock | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, status: int = 200,
+             body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+             response: type[BaseModel] | None = None, idempotency_key: str | None = None,
+             completes_in_transaction: bool = False, public: bool = False,
+             errors: tuple[int, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register `view(call, **path_params)` as a route.
+
+    `idempotency_key`: REQUIRED (creates or moves value), OPTIONAL (honoured when sent) or None.
+    `completes_in_transaction`: the view writes the first response inside its own transaction
+    (via `call.lock`); otherwise the wrapper stores it after the view returns."""
+
+    def register(view: Callable[..., Any]) -> Callable[..., Any]:
+        REGISTRY.append(EndpointSpec(method, path, view.__name__, summary, status, body, query, response,
+                                     idempotency_key, public, errors))
+
+        def handle(**params: str) -> Response:
+            request = bp.current_request
+            try:
+                return _serve(request, params)
+            except DomainError as error:
+                return problem_response(error)
+            except Exception:  # a bug, not the client's fault: log it, answer a problem without a trace
+                logger.exception("unhandled error", extra={"route": path, "method": method})
+                return json_response({"type": "about:blank", "title": "Internal error", "status": 500,
+                                      "detail": "internal error", "code": "internal_error"}, 500)
+
+        def _serve(request: Any, params: dict[str, str]) -> Response:
+            headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+            principal = None if public else auth.authenticate(headers.get("authorization"))
+            call = Call(principal=principal, headers=headers)
+            raw = None
+            if body is not None:
+                raw = _json_object(request.raw_body, headers)
+                call.body = _validate(body, raw, "body")
+            if query is not None:
+                call.query = _validate(query, dict(request.query_params or {}), "query")
+            key = _idempotency_key(headers, idempotency_key) if method == "POST" else None
+            if key is None:
+                return _success(view(call, **params))
+            fingerprint = _fingerprint(method, path, params, raw)
+            outcome = idempotency.begin(principal.sub, key, fingerprint, clock.now(), status)
+            if isinstance(outcome, StoredResponse):
+                return json_response(outcome.body, outcome.status, {"Idempotent-Replayed": "true"})
+            call.lock = outcome
+            try:
+                result = view(call, **params)
+            except DomainError as error:
+                if error.replayable:
+                    idempotency.complete(outcome, error.status, problem(error))
+                else:
+                    idempotency.release(outcome)
+                raise
+            except Exception:
+                idempotency.release(outcome)
+                raise
+            payload = _dump(result)
+            if not completes_in_transaction:
+                idempotency.complete(outcome, status, payload)
+            return json_response(payload, status)
+
+        def _success(result: Any) -> Response:
+            return json_response(_dump(result), status)
+
+        handle.__name__ = view.__name__
+        handle.__doc__ = view.__doc__
+        bp.route(path, methods=[method], content_types=_ROUTE_CONTENT_TYPES)(handle)
+        return view
+
+    return register
+
+
+def _dump(result: Any) -> Any:
+    return result.model_dump(mode="json", by_alias=True) if isinstance(result, BaseModel) else result
+
+
+def _json_object(raw_body: bytes | None, headers: dict[str, str]) -> dict[str, Any]:
+    raw_body = raw_body or b""
+    if len(raw_body) > get_settings().max_body_bytes:
+        raise PayloadTooLarge(f"the request body exceeds {get_settings().max_body_bytes} bytes")
+    media_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType("send the request body as application/json")
+    if not raw_body.strip():
+        return {}
+    try:
+        value = json.loads(raw_body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed("the request body is not valid JSON",
+                               errors=[{"loc": ["body"], "msg": "malformed JSON", "type": "json_invalid"}]) from exc
+    if not isinstance(value, dict):
+        raise ValidationFailed("the request body must be a JSON object",
+                               errors=[{"loc": ["body"], "msg": "not an object", "type": "object_type"}])
+    return value
+
+
+def _validate(model: type[BaseModel], value: dict[str, Any], where: str) -> BaseModel:
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        errors = [{"loc": [where, *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        raise ValidationFailed(f"the request {where} is not valid", errors=errors) from exc
+
+
+def _idempotency_key(headers: dict[str, str], policy: str | None) -> str | None:
+    key = headers.get("idempotency-key")
+    if key is None or policy is None:
+        if policy == REQUIRED:
+            raise IdempotencyKeyRequired("send an Idempotency-Key header (1..255 printable characters)")
+        return None
+    if not 1 <= len(key) <= 255 or not key.isprintable() or not key.isascii():
+        raise ValidationFailed("Idempotency-Key must be 1..255 printable characters",
+                               errors=[{"loc": ["header", "Idempotency-Key"], "msg": "1..255 printable characters",
+                                        "type": "string_pattern_mismatch"}])
+    return key
+
+
+def _fingerprint(method: str, path: str, params: dict[str, str], body: dict[str, Any] | None) -> str:
+    """What "the same request" means under one key: method, route, path parameters and body."""
+    canonical = json.dumps([method, path, params, body], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,60 @@
+"""Request bodies and query strings: strict pydantic models (unknown fields and floats refused)."""
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.domain.money import NonNegativeMoney, PositiveMoney
+
+_ID = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
+_REF = Field(min_length=1, max_length=128)
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Query(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class EnrolMember(Body):
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class IssueCard(Body):
+    member_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+
+
+class RegisterCard(Body):
+    member_id: str = _ID
+
+
+class Reload(Body):
+    amount: PositiveMoney
+    payment_ref: str = _REF
+
+
+class Payment(Body):
+    amount: PositiveMoney
+    store_id: str | None = Field(None, min_length=1, max_length=64)
+    order_ref: str | None = Field(None, min_length=1, max_length=128)
+
+
+class Transfer(Body):
+    to_card_id: str = _ID
+    amount: NonNegativeMoney | None = None
+
+
+class Page(Query):
+    limit: int = Field(25, ge=1, le=100)
+    cursor: str | None = Field(None, max_length=512)
+
+
+class CardNumber(Query):
+    number: str = Field(pattern=r"^\d{16}$")
+
+
+class Email(Query):
+    email: str = Field(min_length=3, max_length=254)

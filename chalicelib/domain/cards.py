@@ -1,0 +1,157 @@
+"""The card aggregate and its money rules: pure functions over integer minor units."""
+from __future__ import annotations
+
+import secrets
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from chalicelib.domain.errors import CardNotActive, CurrencyMismatch, InsufficientFunds, LimitExceeded, ValidationFailed
+from chalicelib.domain.money import Money, require_currency
+from chalicelib.settings import MoneyLimits
+
+Status = Literal["active", "frozen", "closed"]
+
+
+class AutoReload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    threshold: Money
+    amount: Money
+
+
+class Card(BaseModel):
+    """The authoritative card record. `version` counts every change of the item (views use it to
+    never go backwards); `ledger_seq` counts its ledger entries (gapless)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    card_id: str
+    last4: str
+    member_id: str | None = None
+    status: Status = "active"
+    currency: str
+    balance: int = 0
+    version: int = 1
+    ledger_seq: int = 0
+    auto_reload: AutoReload | None = None
+    created_at: str
+    updated_at: str
+
+
+class BalanceChange(BaseModel):
+    """One card's planned move: applied only if the card is still at `card.version`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    card: Card
+    delta: int
+    require_active: bool = True
+
+    @property
+    def balance_after(self) -> int:
+        return self.card.balance + self.delta
+
+    @property
+    def seq(self) -> int:
+        return self.card.ledger_seq + 1
+
+
+def new_card_id() -> str:
+    return "crd_" + secrets.token_hex(10)
+
+
+def new_card_number() -> str:
+    """A random 16-digit card number with a Luhn check digit."""
+    body = [secrets.randbelow(10) for _ in range(15)]
+    body[0] = 6  # issuer range for closed-loop stored-value cards
+    return "".join(map(str, body)) + str(luhn_check_digit(body))
+
+
+def luhn_check_digit(digits: list[int]) -> int:
+    total = 0
+    for index, digit in enumerate(reversed(digits)):
+        if index % 2 == 0:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return (10 - total % 10) % 10
+
+
+def mask(last4: str) -> str:
+    return "*" * 12 + last4
+
+
+def require_active(card: Card) -> None:
+    if card.status != "active":
+        raise CardNotActive(f"card {card.card_id} is {card.status}")
+
+
+def plan_reload(card: Card, amount: Money, limits: MoneyLimits) -> BalanceChange:
+    """A reload: active card, per-reload bounds, never above the balance cap."""
+    require_currency(amount, card.currency)
+    require_active(card)
+    if not limits.reload_min <= amount.amount <= limits.reload_max:
+        raise LimitExceeded(f"a reload must be between {limits.reload_min} and {limits.reload_max} minor units")
+    return plan_credit(card, amount.amount, limits)
+
+
+def plan_credit(card: Card, amount: int, limits: MoneyLimits, *, require_active_card: bool = True) -> BalanceChange:
+    """Any credit: never above the cap."""
+    if card.balance + amount > limits.balance_cap:
+        raise LimitExceeded(f"the balance would exceed the cap of {limits.balance_cap} minor units")
+    return BalanceChange(card=card, delta=amount, require_active=require_active_card)
+
+
+def plan_payment(card: Card, amount: Money) -> BalanceChange:
+    """A payment: active card, never below zero."""
+    require_currency(amount, card.currency)
+    require_active(card)
+    if amount.amount > card.balance:
+        raise InsufficientFunds(f"balance {card.balance} is less than {amount.amount}")
+    return BalanceChange(card=card, delta=-amount.amount)
+
+
+def plan_transfer(source: Card, target: Card, amount: Money | None,
+                  limits: MoneyLimits) -> tuple[BalanceChange, BalanceChange]:
+    """Move value between two cards of one currency. The source may be frozen (a lost card's
+    balance is moved off it); the target must be active. Moving nothing is insufficient_funds."""
+    if source.card_id == target.card_id:
+        raise ValidationFailed("to_card_id must differ from the source card",
+                               errors=[{"loc": ["body", "to_card_id"], "msg": "same card"}])
+    if source.status == "closed":
+        raise CardNotActive(f"card {source.card_id} is closed")
+    require_active(target)
+    if target.currency != source.currency:
+        raise CurrencyMismatch(f"card {source.card_id} holds {source.currency}, card {target.card_id} {target.currency}")
+    value = source.balance if amount is None else amount.amount
+    if amount is not None:
+        require_currency(amount, source.currency)
+    if value <= 0 or value > source.balance:
+        raise InsufficientFunds(f"balance {source.balance} cannot cover a transfer of {value}")
+    out = BalanceChange(card=source, delta=-value, require_active=False)
+    into = plan_credit(target, value, limits)
+    return out, into
+
+
+
+class CardResource(BaseModel):
+    """The card as the API and the views show it: number masked."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    card_id: str
+    card_number: str
+    member_id: str | None
+    status: Status
+    balance: Money
+    auto_reload: AutoReload | None
+    version: int
+
+
+def card_resource(card: Card, *, full_number: str | None = None) -> CardResource:
+    """The API's Card; `full_number` only in the response that issues the card."""
+    return CardResource(card_id=card.card_id, card_number=full_number or mask(card.last4), member_id=card.member_id,
+                        status=card.status, balance=Money(amount=card.balance, currency=card.currency),
+                        auto_reload=card.auto_reload, version=card.version)

@@ -1,0 +1,204 @@
+"""Card use cases: issue, look up, register, reload, pay, freeze, transfer, ledger pages."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib import clock
+from chalicelib.domain import cards as rules
+from chalicelib.domain.cards import BalanceChange, Card, CardResource, card_resource
+from chalicelib.domain.errors import AlreadyExists, CurrencyMismatch, Forbidden, NotFound
+from chalicelib.domain.ledger import Kind, LedgerEntry, Transaction, card_tx_id
+from chalicelib.domain.money import Money
+from chalicelib.domain.principals import Principal, require_card_access, require_role
+from chalicelib.services.writes import commit, retrying
+from chalicelib.settings import get_settings
+from chalicelib.store import cards as card_store
+from chalicelib.store import members as member_store
+from chalicelib.store.idempotency import IdempotencyLock
+
+
+class TransferResult(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    out: Transaction
+    in_: Transaction = Field(alias="in")
+
+
+class TransactionPage(BaseModel):
+    items: list[Transaction]
+    next_cursor: str | None
+
+
+def load_card(card_id: str) -> Card:
+    card = card_store.get_card(card_id)
+    if card is None:
+        raise NotFound("card not found")
+    return card
+
+
+def authorized_card(principal: Principal, card_id: str, *roles: str) -> Card:
+    """The card, if `principal` may act on it as one of `roles` (customer = owner)."""
+    card = load_card(card_id)
+    require_card_access(principal, card.member_id, roles=roles)
+    return card
+
+
+def get_card(principal: Principal, card_id: str) -> CardResource:
+    return card_resource(authorized_card(principal, card_id, "customer", "agent", "pos"))
+
+
+def find_by_number(principal: Principal, number: str) -> list[CardResource]:
+    """The card presented at a till or read out on the phone."""
+    require_role(principal, "pos", "agent", "supervisor")
+    card_id = card_store.card_id_for_number(number)
+    card = card_store.get_card(card_id) if card_id else None
+    return [card_resource(card)] if card else []
+
+
+def issue_card(principal: Principal, member_id: str | None, currency: str | None,
+               lock: IdempotencyLock | None) -> CardResource:
+    """A new card: registered to a member (owner or agent), or an unregistered gift card (POS, agent)."""
+    if principal.role == "customer":
+        if member_id is None or member_id != principal.member_id:
+            raise Forbidden("a customer may issue cards only to its own member")
+    elif principal.role == "pos":
+        if member_id is not None:
+            raise Forbidden("a till issues unregistered gift cards only")
+    else:
+        require_role(principal, "agent", "supervisor")
+    limits = get_settings().rules.money
+    currency = currency or limits.default_currency
+    if currency not in limits.currencies:
+        raise CurrencyMismatch(f"cards are issued in {', '.join(limits.currencies)}")
+
+    def attempt() -> CardResource:
+        now = clock.rfc3339(clock.now())
+        number = rules.new_card_number()
+        card = Card(card_id=rules.new_card_id(), last4=number[-4:], member_id=member_id, currency=currency,
+                    created_at=now, updated_at=now)
+        issued = card_resource(card, full_number=number)
+        items = card_store.put_new_card(card, number)
+        if member_id is not None:
+            items.append(("member", member_store.member_exists(member_id)))
+        commit(items, lock, issued.model_dump(mode="json"))
+        return issued
+
+    # A number collision fails the card_number guard: the attempt draws a new number.
+    return retrying(attempt, refusals={"member": lambda: NotFound("member not found")})
+
+
+def register_card(principal: Principal, card_id: str, member_id: str) -> CardResource:
+    """Attach an unregistered card to a member; registering it again to the same member changes
+    nothing, so a retry after a lost response is harmless without an idempotency record."""
+    if principal.role == "customer":
+        if member_id != principal.member_id:
+            raise Forbidden("a customer may register cards only to its own member")
+    else:
+        require_role(principal, "agent", "supervisor")
+
+    def attempt() -> CardResource:
+        card = load_card(card_id)
+        if card.member_id == member_id:
+            return card_resource(card)
+        if card.member_id is not None:
+            if principal.role == "customer":
+                raise NotFound("card not found")
+            raise AlreadyExists("the card is registered to another member")
+        now = clock.rfc3339(clock.now())
+        commit([("card", card_store.state_update(card, {"member_id": member_id}, now)),
+                ("member", member_store.member_exists(member_id))], None, None)
+        return card_resource(card.model_copy(update={"member_id": member_id, "version": card.version + 1}))
+
+    return retrying(attempt, refusals={"member": lambda: NotFound("member not found")})
+
+
+def set_status(principal: Principal, card_id: str, status: str) -> CardResource:
+    """Freeze or unfreeze (lost or stolen card). Asking for the state the card is in changes nothing."""
+
+    def attempt() -> CardResource:
+        card = authorized_card(principal, card_id, "customer", "agent")
+        if card.status == status or card.status == "closed":
+            return card_resource(card)
+        now = clock.rfc3339(clock.now())
+        commit([("card", card_store.state_update(card, {"status": status}, now))], None, None)
+        return card_resource(card.model_copy(update={"status": status, "version": card.version + 1}))
+
+    return retrying(attempt)
+
+
+def reload(principal: Principal, card_id: str, amount: Money, payment_ref: str, lock: IdempotencyLock | None) -> Transaction:
+    def attempt() -> Transaction:
+        card = authorized_card(principal, card_id, "customer", "agent", "pos")
+        change = rules.plan_reload(card, amount, get_settings().rules.money)
+        entry = ledger_entry(principal, change, "reload", lock, payment_ref=payment_ref)
+        return commit_moves([change], [entry], lock)
+
+    return retrying(attempt)
+
+
+def pay(principal: Principal, card_id: str, amount: Money, store_id: str | None, order_ref: str | None,
+        lock: IdempotencyLock | None) -> Transaction:
+    """A payment at a till (POS) or an order-ahead payment by the owner (store_id = pickup store)."""
+    if principal.role == "pos":
+        if store_id is not None and store_id != principal.store_id:
+            raise Forbidden("store_id must be the till's own store")
+        store_id = principal.store_id
+
+    def attempt() -> Transaction:
+        card = authorized_card(principal, card_id, "customer", "pos")
+        change = rules.plan_payment(card, amount)
+        entry = ledger_entry(principal, change, "payment", lock, store_id=store_id, order_ref=order_ref)
+        return commit_moves([change], [entry], lock)
+
+    return retrying(attempt)
+
+
+def transfer(principal: Principal, card_id: str, to_card_id: str, amount: Money | None,
+             lock: IdempotencyLock | None) -> TransferResult:
+    """Move value between two cards (default: the whole balance) in one transaction."""
+
+    def attempt() -> TransferResult:
+        source = authorized_card(principal, card_id, "customer", "agent")
+        target = authorized_card(principal, to_card_id, "customer", "agent")
+        out_change, in_change = rules.plan_transfer(source, target, amount, get_settings().rules.money)
+        out_entry = ledger_entry(principal, out_change, "transfer_out", lock)
+        in_entry = ledger_entry(principal, in_change, "transfer_in", lock)
+        return commit_moves([out_change, in_change], [out_entry, in_entry], lock,
+                            shape=lambda txs: TransferResult(out=txs[0], in_=txs[1]))
+
+    return retrying(attempt)
+
+
+def list_transactions(principal: Principal, card_id: str, limit: int, cursor: str | None) -> TransactionPage:
+    authorized_card(principal, card_id, "customer", "agent", "pos")
+    entries, next_cursor = card_store.list_entries(card_id, limit, cursor)
+    return TransactionPage(items=[entry.public() for entry in entries], next_cursor=next_cursor)
+
+
+def ledger_entry(principal: Principal, change: BalanceChange, kind: Kind, lock: IdempotencyLock | None, *,
+                 store_id: str | None = None, **references: Any) -> LedgerEntry:
+    """The immutable record of one card's balance change, stamped with who, where and when."""
+    card = change.card
+    return LedgerEntry(
+        tx_id=card_tx_id(card.card_id, change.seq), seq=change.seq, card_id=card.card_id, member_id=card.member_id,
+        kind=kind, amount=Money(amount=change.delta, currency=card.currency),
+        balance_after=Money(amount=change.balance_after, currency=card.currency),
+        channel=principal.channel, store_id=store_id or (principal.store_id if principal.role == "pos" else None),
+        agent_id=principal.agent_id, created_at=clock.rfc3339(clock.now()), actor=principal.sub,
+        idempotency_key=lock.idempotency_key if lock else None,
+        terminal_id=principal.terminal_id, **references,
+    )
+
+
+def commit_moves(changes: list[BalanceChange], entries: list[LedgerEntry], lock: IdempotencyLock | None,
+                 shape: Callable[[list[Transaction]], BaseModel] = lambda txs: txs[0]) -> Any:
+    """Commit balance changes with their ledger entries (and the idempotency record) atomically;
+    return the response `shape` makes of the public transactions."""
+    result = shape([entry.public() for entry in entries])
+    now = entries[0].created_at
+    items = [("card", card_store.balance_update(change, now)) for change in changes]
+    items += [("entry", card_store.put_entry(entry)) for entry in entries]
+    commit(items, lock, result.model_dump(mode="json"))
+    return result

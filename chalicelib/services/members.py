@@ -1,0 +1,59 @@
+"""Member use cases: enrol, the wallet (a stream-maintained view), lookup by email."""
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from chalicelib import clock
+from chalicelib.domain.cards import CardResource
+from chalicelib.domain.errors import AlreadyExists, NotFound
+from chalicelib.domain.members import Member, MemberResource, member_resource, new_member_id
+from chalicelib.domain.principals import Principal, require_member_access, require_role
+from chalicelib.services.writes import commit, retrying
+from chalicelib.store import members as member_store
+from chalicelib.store import views
+from chalicelib.store.idempotency import IdempotencyLock
+
+
+class Wallet(MemberResource):
+    """GET /v1/members/{id}: the member with its cards, as of the newest change the view reflects."""
+
+    cards: list[CardResource]
+    as_of: str | None
+
+
+class MemberPage(BaseModel):
+    items: list[MemberResource]
+
+
+def enrol(principal: Principal, name: str, email: str, lock: IdempotencyLock | None) -> MemberResource:
+    require_role(principal, "service", "agent", "supervisor")
+    now = clock.rfc3339(clock.now())
+    member = Member(member_id=new_member_id(), name=name, email=email.strip(), created_at=now, updated_at=now)
+    resource = member_resource(member)
+
+    def attempt() -> MemberResource:
+        commit(member_store.put_new_member(member), lock, resource.model_dump(mode="json"))
+        return resource
+
+    return retrying(attempt, refusals={"email": lambda: AlreadyExists("a member with this email exists")})
+
+
+def wallet(principal: Principal, member_id: str) -> Wallet:
+    """The member and its cards from the wallet view. Right after enrolment, before the stream has
+    delivered, the profile comes from the member record so a new member is never a 404."""
+    require_member_access(principal, member_id)
+    profile, cards, as_of = views.read_wallet(member_id)
+    if profile is None:
+        member = member_store.get_member(member_id)
+        if member is None:
+            raise NotFound("member not found")
+        profile = member_resource(member).model_dump(mode="json")
+    cards.sort(key=lambda card: card["card_id"])
+    return Wallet.model_validate({**profile, "cards": cards, "as_of": as_of})
+
+
+def find_by_email(principal: Principal, email: str) -> MemberPage:
+    require_role(principal, "agent", "supervisor")
+    member_id = member_store.member_id_for_email(email)
+    member = member_store.get_member(member_id) if member_id else None
+    return MemberPage(items=[member_resource(member)] if member else [])

@@ -1,0 +1,110 @@
+"""Environment and business rules, parsed and validated once per process."""
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class MoneyLimits(BaseModel):
+    """Stored-value limits, in minor units."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    reload_min: int = Field(500, gt=0)
+    reload_max: int = Field(50_000, gt=0)
+    balance_cap: int = Field(100_000, gt=0)
+    currencies: list[str] = Field(default_factory=lambda: ["USD"], min_length=1)
+    default_currency: str = "USD"
+
+    @model_validator(mode="after")
+    def _coherent(self) -> "MoneyLimits":
+        if self.reload_min > self.reload_max:
+            raise ValueError("reload_min must not exceed reload_max")
+        if self.reload_max > self.balance_cap:
+            raise ValueError("reload_max must not exceed balance_cap")
+        if self.default_currency not in self.currencies:
+            raise ValueError("default_currency must be one of currencies")
+        return self
+
+
+class Rules(BaseModel):
+    """The programme's rules: configuration, not code (see README, Rules)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    money: MoneyLimits = Field(default_factory=MoneyLimits)
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ledger_table: str = "omnicard-ledger"
+    views_table: str = "omnicard-views"
+    auth_mode: Literal["hs256", "jwks"] = "hs256"
+    jwt_secret: str | None = None
+    jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    card_number_pepper: str = "omnicard-local-pepper"
+    idempotency_ttl_hours: int = Field(48, ge=24)
+    idempotency_lock_seconds: int = Field(60, gt=0)
+    max_body_bytes: int = 64 * 1024
+    write_attempts: int = Field(24, ge=1)
+    rules: Rules = Field(default_factory=Rules)
+
+    @model_validator(mode="after")
+    def _auth_configured(self) -> "Settings":
+        if self.auth_mode == "hs256" and not self.jwt_secret:
+            raise ValueError("OMNICARD_JWT_SECRET is required when OMNICARD_AUTH_MODE=hs256")
+        if self.auth_mode == "jwks" and not (self.jwks_url and self.jwt_issuer and self.jwt_audience):
+            raise ValueError("OMNICARD_JWKS_URL, OMNICARD_JWT_ISSUER and OMNICARD_JWT_AUDIENCE are required when OMNICARD_AUTH_MODE=jwks")
+        return self
+
+
+_ENV = {
+    "ledger_table": "OMNICARD_LEDGER_TABLE",
+    "views_table": "OMNICARD_VIEWS_TABLE",
+    "auth_mode": "OMNICARD_AUTH_MODE",
+    "jwt_secret": "OMNICARD_JWT_SECRET",
+    "jwks_url": "OMNICARD_JWKS_URL",
+    "jwt_issuer": "OMNICARD_JWT_ISSUER",
+    "jwt_audience": "OMNICARD_JWT_AUDIENCE",
+    "card_number_pepper": "OMNICARD_CARD_NUMBER_PEPPER",
+}
+
+
+class SettingsError(RuntimeError):
+    """Start-up configuration is invalid; the message names the field."""
+
+
+def load_rules(path: str | None) -> Rules:
+    if not path:
+        return Rules()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return Rules.model_validate(json.load(handle))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SettingsError(f"rules file {path}: {exc}") from exc
+    except ValidationError as exc:
+        fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SettingsError(f"rules file {path}: {fields}") from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment (and OMNICARD_RULES_FILE), validated once."""
+    values = {field: os.environ[var] for field, var in _ENV.items() if os.environ.get(var)}
+    values["rules"] = load_rules(os.environ.get("OMNICARD_RULES_FILE"))
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        raise SettingsError(str(exc)) from exc
+
+
+def reset_settings() -> None:
+    """Forget parsed settings (tests change the environment)."""
+    get_settings.cache_clear()

@@ -1,0 +1,145 @@
+"""Data access for the card aggregate: the card item, its number guard and its ledger entries."""
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from chalicelib.domain.cards import BalanceChange, Card
+from chalicelib.domain.errors import ValidationFailed
+from chalicelib.domain.ledger import LedgerEntry
+from chalicelib.settings import get_settings
+from chalicelib.store import keys
+from chalicelib.store.client import dynamodb, from_attributes, to_attributes
+
+_CARD_FIELDS = set(Card.model_fields)
+_ENTRY_FIELDS = set(LedgerEntry.model_fields)
+
+
+def _table() -> str:
+    return get_settings().ledger_table
+
+
+def card_from_item(item: dict[str, Any]) -> Card:
+    return Card.model_validate({k: v for k, v in item.items() if k in _CARD_FIELDS})
+
+
+def card_item(card: Card) -> dict[str, Any]:
+    return {**keys.card(card.card_id), **card.model_dump(exclude_none=True)}
+
+
+def entry_from_item(item: dict[str, Any]) -> LedgerEntry:
+    return LedgerEntry.model_validate({k: v for k, v in item.items() if k in _ENTRY_FIELDS})
+
+
+def get_card(card_id: str) -> Card | None:
+    """The authoritative card: one strongly consistent GetItem."""
+    response = dynamodb().get_item(TableName=_table(), Key=to_attributes(keys.card(card_id)), ConsistentRead=True)
+    item = response.get("Item")
+    return card_from_item(from_attributes(item)) if item else None
+
+
+def card_id_for_number(number: str) -> str | None:
+    key = keys.card_number(number, get_settings().card_number_pepper)
+    response = dynamodb().get_item(TableName=_table(), Key=to_attributes(key), ConsistentRead=True)
+    item = response.get("Item")
+    return from_attributes(item)["card_id"] if item else None
+
+
+def put_new_card(card: Card, number: str) -> list[tuple[str, dict[str, Any]]]:
+    """Transaction items creating a card and claiming its number."""
+    return [
+        ("card", {"Put": {"TableName": _table(), "Item": to_attributes(card_item(card)),
+                          "ConditionExpression": "attribute_not_exists(PK)"}}),
+        ("card_number", {"Put": {
+            "TableName": _table(),
+            "Item": to_attributes({**keys.card_number(number, get_settings().card_number_pepper), "card_id": card.card_id}),
+            "ConditionExpression": "attribute_not_exists(PK)"}}),
+    ]
+
+
+def balance_update(change: BalanceChange, now_iso: str) -> dict[str, Any]:
+    """Update of one card's balance, guarded by its version, its status and the balance bounds:
+    the guard holds even if the plan was computed from a stale read."""
+    card = change.card
+    cap = get_settings().rules.money.balance_cap
+    conditions = ["#version = :version", "balance >= :floor", "balance <= :ceiling"]
+    values: dict[str, Any] = {
+        ":delta": change.delta, ":one": 1, ":version": card.version, ":now": now_iso,
+        ":floor": max(0, -change.delta), ":ceiling": cap - max(0, change.delta),
+    }
+    names = {"#version": "version"}
+    if change.require_active:
+        conditions.append("#status = :active")
+        values[":active"] = "active"
+        names["#status"] = "status"
+    return {"Update": {
+        "TableName": _table(), "Key": to_attributes(keys.card(card.card_id)),
+        "UpdateExpression": "SET balance = balance + :delta, #version = #version + :one, "
+                            "ledger_seq = ledger_seq + :one, updated_at = :now",
+        "ConditionExpression": " AND ".join(conditions),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": to_attributes(values),
+    }}
+
+
+def state_update(card: Card, changes: dict[str, Any], now_iso: str) -> dict[str, Any]:
+    """Update of a card's non-money fields (status, member, auto-reload), guarded by its version.
+    A None value removes the field."""
+    names = {"#version": "version"}
+    values: dict[str, Any] = {":one": 1, ":version": card.version, ":now": now_iso}
+    sets, removes = ["#version = #version + :one", "updated_at = :now"], []
+    for index, (field, value) in enumerate(changes.items()):
+        names[f"#f{index}"] = field
+        if value is None:
+            removes.append(f"#f{index}")
+        else:
+            sets.append(f"#f{index} = :v{index}")
+            values[f":v{index}"] = value
+    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    return {"Update": {
+        "TableName": _table(), "Key": to_attributes(keys.card(card.card_id)),
+        "UpdateExpression": expression, "ConditionExpression": "#version = :version",
+        "ExpressionAttributeNames": names, "ExpressionAttributeValues": to_attributes(values),
+    }}
+
+
+def put_entry(entry: LedgerEntry) -> dict[str, Any]:
+    """Immutable ledger entry: written once, never overwritten."""
+    assert entry.card_id is not None
+    item = {**keys.ledger_entry(entry.card_id, entry.seq), **entry.model_dump(mode="json", exclude_none=True)}
+    return {"Put": {"TableName": _table(), "Item": to_attributes(item),
+                    "ConditionExpression": "attribute_not_exists(PK)"}}
+
+
+def list_entries(card_id: str, limit: int, cursor: str | None) -> tuple[list[LedgerEntry], str | None]:
+    """A card's ledger, newest first, one strongly consistent Query per page."""
+    query: dict[str, Any] = {
+        "TableName": _table(),
+        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :tx)",
+        "ExpressionAttributeValues": to_attributes({":pk": keys.ledger_partition(card_id), ":tx": keys.TX_PREFIX}),
+        "ScanIndexForward": False, "Limit": limit, "ConsistentRead": True,
+    }
+    if cursor:
+        query["ExclusiveStartKey"] = to_attributes(keys.ledger_entry(card_id, decode_cursor(cursor)))
+    response = dynamodb().query(**query)
+    entries = [entry_from_item(from_attributes(item)) for item in response.get("Items", [])]
+    last = response.get("LastEvaluatedKey")
+    next_cursor = encode_cursor(entries[-1].seq) if last and entries else None
+    return entries, next_cursor
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"seq": seq}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        seq = json.loads(raw)["seq"]
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+            raise ValueError(seq)
+        return seq
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise ValidationFailed("cursor is not valid", errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}]) from exc
+

@@ -1,0 +1,27 @@
+"""The member wallet view: each member's profile and its cards' balances, from the ledger table's stream."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.domain.cards import card_resource
+from chalicelib.domain.members import member_resource
+from chalicelib.store import keys, views
+from chalicelib.store.cards import card_from_item
+from chalicelib.store.members import member_from_item
+
+
+def project(item: dict[str, Any]) -> None:
+    """Reflect a changed card or member item in its member's wallet. Older or repeated changes are
+    refused by the view's version condition, so redelivery and reordering are harmless."""
+    if "version" not in item:  # moto emits a keys-only INSERT before an upsert's real image
+        return
+    kind = keys.kind_of(item["PK"], item["SK"])
+    if kind == "card":
+        card = card_from_item(item)
+        if card.member_id is not None:
+            views.project(keys.wallet_card(card.member_id, card.card_id),
+                          card_resource(card).model_dump(mode="json"), card.version, card.updated_at)
+    elif kind == "member":
+        member = member_from_item(item)
+        views.project(keys.wallet_member(member.member_id),
+                      member_resource(member).model_dump(mode="json"), member.version, member.updated_at)
