@@ -18,11 +18,11 @@ class Transaction(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     tx_id: str
-    card_id: str | None
-    member_id: str | None
+    card_id: str | None = None
+    member_id: str | None = None
     kind: Kind
-    amount: Money | None
-    balance_after: Money | None
+    amount: Money | None = None
+    balance_after: Money | None = None
     stars: int = 0
     stars_after: int | None = None
     channel: Channel

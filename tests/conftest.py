@@ -1,0 +1,159 @@
+"""Fixtures: moto-backed tables created from infra/template.json, the Chalice test client,
+tokens per role, and a stream pump that delivers moto's real stream records to the handler."""
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import boto3
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_SECRET = "test-secret-for-hs256-tokens-0123456789"
+
+os.environ.update({
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "OMNICARD_JWT_SECRET": TEST_SECRET,
+    "OMNICARD_AUTH_MODE": "hs256",
+})
+for variable in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+    os.environ.pop(variable, None)
+
+from app import app as chalice_app  # noqa: E402  (environment first)
+from chalicelib.settings import reset_settings  # noqa: E402
+from chalicelib.store.client import reset_clients  # noqa: E402
+from local.pump import StreamPump  # noqa: E402
+from local.tables import create_tables  # noqa: E402
+from local.tokens import make_token  # noqa: E402
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, str]]:
+    """A fresh moto account with Omnicard's tables; yields {logical id: stream ARN}."""
+    with mock_aws():
+        reset_settings()
+        reset_clients()
+        streams = create_tables(boto3.client("dynamodb"))
+        yield streams
+    reset_clients()
+    reset_settings()
+
+
+@pytest.fixture
+def client(aws: dict[str, str]) -> Iterator[Client]:
+    with Client(chalice_app, stage_name="local", project_dir=str(ROOT)) as test_client:
+        yield test_client
+
+
+class Api:
+    """HTTP calls as a channel would make them."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def request(self, method: str, path: str, token: str | None = None, body: Any = None, *,
+                key: str | None = None, headers: dict[str, str] | None = None, raw: bytes | str | None = None):
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        if key:
+            sent["Idempotency-Key"] = key
+        payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        response = self.client.http.request(method, path, headers=sent, body=payload)
+        response.json = json.loads(response.body) if response.body else None
+        return response
+
+    def get(self, path: str, token: str | None = None, **kwargs: Any):
+        return self.request("GET", path, token, **kwargs)
+
+    def post(self, path: str, token: str | None, body: Any = None, *, key: str | None = "auto", **kwargs: Any):
+        """POST with a fresh Idempotency-Key unless `key` is given (None sends none)."""
+        return self.request("POST", path, token, body if body is not None else {},
+                            key=uuid.uuid4().hex if key == "auto" else key, **kwargs)
+
+    # --- journeys used by many tests ---
+    def enrol(self, email: str | None = None, name: str = "Ada Lovelace") -> dict[str, Any]:
+        email = email or f"{uuid.uuid4().hex[:10]}@example.com"
+        response = self.post("/v1/members", tokens.service(), {"name": name, "email": email})
+        assert response.status_code == 201, response.body
+        return response.json
+
+    def issue(self, member_id: str | None = None, token: str | None = None) -> dict[str, Any]:
+        body = {"member_id": member_id} if member_id else {}
+        response = self.post("/v1/cards", token or tokens.agent(), body)
+        assert response.status_code == 201, response.body
+        return response.json
+
+    def reload(self, card_id: str, amount: int, token: str | None = None, **kwargs: Any):
+        return self.post(f"/v1/cards/{card_id}/reloads", token or tokens.agent(),
+                         {"amount": money(amount), "payment_ref": "psp-1"}, **kwargs)
+
+    def pay(self, card_id: str, amount: int, token: str | None = None, **kwargs: Any):
+        return self.post(f"/v1/cards/{card_id}/payments", token or tokens.pos(), {"amount": money(amount)}, **kwargs)
+
+    def balance(self, card_id: str) -> int:
+        return self.get(f"/v1/cards/{card_id}", tokens.agent()).json["balance"]["amount"]
+
+    def ledger(self, card_id: str) -> list[dict[str, Any]]:
+        items, cursor = [], None
+        while True:
+            path = f"/v1/cards/{card_id}/transactions?limit=100" + (f"&cursor={cursor}" if cursor else "")
+            page = self.get(path, tokens.agent()).json
+            items += page["items"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return items
+
+
+def money(amount: int, currency: str = "USD") -> dict[str, Any]:
+    return {"amount": amount, "currency": currency}
+
+
+class tokens:  # noqa: N801  (a namespace of token factories)
+    @staticmethod
+    def customer(member_id: str, channel: str = "app") -> str:
+        return make_token("customer", secret=TEST_SECRET, member_id=member_id, channel=channel)
+
+    @staticmethod
+    def pos(store_id: str = "S1", terminal_id: str = "T1") -> str:
+        return make_token("pos", secret=TEST_SECRET, store_id=store_id, terminal_id=terminal_id)
+
+    @staticmethod
+    def agent(agent_id: str = "A1") -> str:
+        return make_token("agent", secret=TEST_SECRET, agent_id=agent_id)
+
+    @staticmethod
+    def supervisor(agent_id: str = "S-1") -> str:
+        return make_token("supervisor", secret=TEST_SECRET, agent_id=agent_id)
+
+    @staticmethod
+    def service() -> str:
+        return make_token("service", secret=TEST_SECRET)
+
+
+@pytest.fixture
+def api(client: Client) -> Api:
+    return Api(client)
+
+
+@pytest.fixture
+def drain(client: Client, aws: dict[str, str]):
+    """Deliver every pending stream record to the app's stream handler, as Lambda would."""
+    pump = StreamPump(boto3.client("dynamodbstreams"), aws["LedgerTable"],
+                      lambda event: client.lambda_.invoke("on_ledger_change", event).payload)
+
+    def run() -> int:
+        return pump.drain()
+
+    run.pump = pump  # type: ignore[attr-defined]
+    return run
