@@ -1,0 +1,109 @@
+"""The card's money rules as pure functions: no DynamoDB here."""
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chalicelib.domain import cards as rules
+from chalicelib.domain.cards import Card
+from chalicelib.domain.errors import CardNotActive, CurrencyMismatch, InsufficientFunds, LimitExceeded, ValidationFailed
+from chalicelib.domain.money import Money
+from chalicelib.settings import MoneyLimits, Rules, SettingsError, load_rules
+
+LIMITS = MoneyLimits()
+
+
+def card(balance=0, status="active", currency="USD", card_id="crd_a"):
+    return Card(card_id=card_id, last4="1234", currency=currency, balance=balance, status=status,
+                created_at="2026-01-01T00:00:00.000Z", updated_at="2026-01-01T00:00:00.000Z")
+
+
+def usd(amount):
+    return Money(amount=amount, currency="USD")
+
+
+@pytest.mark.parametrize("amount", [500, 50_000])
+def test_reload_bounds_are_inclusive(amount):
+    assert rules.plan_reload(card(), usd(amount), LIMITS).balance_after == amount
+
+
+@pytest.mark.parametrize("amount", [499, 50_001])
+def test_reload_outside_bounds_is_limit_exceeded(amount):
+    with pytest.raises(LimitExceeded):
+        rules.plan_reload(card(), usd(amount), LIMITS)
+
+
+def test_reload_to_exactly_the_cap_is_allowed_and_one_cent_more_is_not():
+    assert rules.plan_reload(card(99_500), usd(500), LIMITS).balance_after == 100_000
+    with pytest.raises(LimitExceeded):
+        rules.plan_reload(card(99_501), usd(500), LIMITS)
+
+
+def test_frozen_card_neither_reloads_nor_pays():
+    with pytest.raises(CardNotActive):
+        rules.plan_reload(card(status="frozen"), usd(500), LIMITS)
+    with pytest.raises(CardNotActive):
+        rules.plan_payment(card(1000, status="frozen"), usd(1))
+
+
+def test_payment_of_the_whole_balance_leaves_zero_and_one_more_cent_is_refused():
+    assert rules.plan_payment(card(1000), usd(1000)).balance_after == 0
+    with pytest.raises(InsufficientFunds):
+        rules.plan_payment(card(1000), usd(1001))
+
+
+def test_money_in_another_currency_is_refused():
+    with pytest.raises(CurrencyMismatch):
+        rules.plan_payment(card(1000), Money(amount=1, currency="EUR"))
+
+
+def test_transfer_defaults_to_the_whole_balance_and_works_from_a_frozen_card():
+    out, into = rules.plan_transfer(card(700, status="frozen"), card(0, card_id="crd_b"), None, LIMITS)
+    assert (out.delta, into.delta, out.require_active, into.require_active) == (-700, 700, False, True)
+
+
+def test_transfer_refusals():
+    with pytest.raises(InsufficientFunds):
+        rules.plan_transfer(card(0), card(card_id="crd_b"), None, LIMITS)
+    with pytest.raises(ValidationFailed):
+        rules.plan_transfer(card(100), card(100), None, LIMITS)
+    with pytest.raises(CardNotActive):
+        rules.plan_transfer(card(100), card(card_id="crd_b", status="frozen"), None, LIMITS)
+    with pytest.raises(CurrencyMismatch):
+        rules.plan_transfer(card(100), card(card_id="crd_b", currency="EUR"), None, LIMITS)
+    with pytest.raises(LimitExceeded):
+        rules.plan_transfer(card(100), card(99_950, card_id="crd_b"), None, LIMITS)
+
+
+@given(st.integers(min_value=0, max_value=100_000), st.integers(min_value=1, max_value=200_000))
+def test_a_payment_plan_never_goes_below_zero(balance, amount):
+    try:
+        change = rules.plan_payment(card(balance), usd(amount))
+    except InsufficientFunds:
+        assert amount > balance
+    else:
+        assert change.balance_after == balance - amount >= 0
+
+
+def test_card_numbers_are_sixteen_digits_with_a_valid_luhn_digit():
+    for _ in range(50):
+        number = rules.new_card_number()
+        digits = [int(d) for d in number]
+        assert len(number) == 16 and rules.luhn_check_digit(digits[:-1]) == digits[-1]
+    assert rules.mask("4321") == "************4321"
+
+
+def test_money_refuses_floats_strings_and_bad_currencies():
+    for value in ({"amount": 1.0}, {"amount": "1"}, {"amount": 1, "currency": "usd"}, {"amount": True}):
+        with pytest.raises(ValueError):
+            Money.model_validate(value)
+
+
+def test_rules_file_errors_name_the_field(tmp_path):
+    path = tmp_path / "rules.json"
+    path.write_text('{"money": {"reload_min": "five"}}')
+    with pytest.raises(SettingsError, match="money.reload_min"):
+        load_rules(str(path))
+    path.write_text('{"money": {"reload_min": 600, "reload_max": 500}}')
+    with pytest.raises(SettingsError, match="reload_min must not exceed reload_max"):
+        load_rules(str(path))
+    assert load_rules(None) == Rules()
