@@ -1,0 +1,106 @@
+"""DynamoDB round trips and items written per operation, counted at the botocore layer.
+
+Run: make bench-round-trips   (or .venv/bin/python -m bench.round_trips)
+moto's ReturnConsumedCapacity is fixed constants, so we count calls and items ourselves."""
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections import Counter
+
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+os.environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] = "disabled"
+os.environ.setdefault("OMNICARD_JWT_SECRET", "bench-secret-0123456789-0123456789")
+
+import boto3  # noqa: E402
+from chalice.test import Client  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+WRITES = {"PutItem": 1, "UpdateItem": 1, "DeleteItem": 1}
+
+
+class Meter:
+    """Counts DynamoDB calls and items written by every client in the process."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.items_written = 0
+
+    def __call__(self, model, params, **_):  # botocore 'provide-client-params' style hook
+        name = model.name
+        self.calls[name] += 1
+        if name in WRITES:
+            self.items_written += 1
+        elif name == "TransactWriteItems":
+            self.items_written += sum(1 for item in params["TransactItems"] if "ConditionCheck" not in item)
+        elif name == "BatchWriteItem":
+            self.items_written += sum(len(v) for v in params["RequestItems"].values())
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.items_written = 0
+
+    def summary(self) -> dict:
+        return {"round_trips": sum(self.calls.values()), "items_written": self.items_written, "calls": dict(self.calls)}
+
+
+def measure() -> dict[str, dict]:
+    from app import app
+    from chalicelib.settings import reset_settings
+    from chalicelib.store.client import dynamodb, reset_clients
+    from local.tables import create_tables
+    from local.tokens import make_token
+
+    results: dict[str, dict] = {}
+    with mock_aws():
+        reset_settings()
+        reset_clients()
+        create_tables(boto3.client("dynamodb"))
+        meter = Meter()
+        dynamodb().meta.events.register("provide-client-params.dynamodb", lambda model, params, **kw: meter(model, params))
+        secret = os.environ["OMNICARD_JWT_SECRET"]
+        agent = make_token("agent", secret=secret, agent_id="A1")
+        pos = make_token("pos", secret=secret, store_id="S1", terminal_id="T1")
+        service = make_token("service", secret=secret)
+        with Client(app, stage_name="local", project_dir=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) as client:
+            def post(path, token, body):
+                headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                           "Idempotency-Key": uuid.uuid4().hex}
+                return json.loads(client.http.post(path, headers=headers, body=json.dumps(body)).body)
+
+            def get(path, token):
+                return json.loads(client.http.get(path, headers={"Authorization": f"Bearer {token}"}).body)
+
+            def measured(name, action):
+                meter.reset()
+                result = action()
+                results[name] = meter.summary()
+                return result
+
+            member = measured("enrol member", lambda: post("/v1/members", service, {"name": "A", "email": "a@example.com"}))
+            card = measured("issue card", lambda: post("/v1/cards", agent, {"member_id": member["member_id"]}))
+            other = post("/v1/cards", agent, {"member_id": member["member_id"]})
+            reload_body = {"amount": {"amount": 5000, "currency": "USD"}, "payment_ref": "p"}
+            measured("reload", lambda: post(f"/v1/cards/{card['card_id']}/reloads", agent, reload_body))
+            measured("payment", lambda: post(f"/v1/cards/{card['card_id']}/payments", pos, {"amount": {"amount": 500, "currency": "USD"}}))
+            measured("transfer", lambda: post(f"/v1/cards/{card['card_id']}/transfers", agent, {"to_card_id": other["card_id"]}))
+            measured("balance read (GET card)", lambda: get(f"/v1/cards/{card['card_id']}", agent))
+            measured("wallet read (GET member)", lambda: get(f"/v1/members/{member['member_id']}", agent))
+            measured("transactions page", lambda: get(f"/v1/cards/{card['card_id']}/transactions", agent))
+    return results
+
+
+def main() -> None:
+    results = measure()
+    print("| operation | DynamoDB round trips | items written | calls |")
+    print("|---|---|---|---|")
+    for name, row in results.items():
+        calls = ", ".join(f"{k} {v}" for k, v in sorted(row["calls"].items()))
+        print(f"| {name} | {row['round_trips']} | {row['items_written']} | {calls} |")
+
+
+if __name__ == "__main__":
+    main()
