@@ -15,7 +15,7 @@ REGION = "us-east-1"
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def mocked_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """moto, fake credentials, and the endpoint mode moto's streams need (see AWS-NOTES)."""
     for name, value in {"AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled", "AWS_DEFAULT_REGION": REGION,
                         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
@@ -32,12 +32,12 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def dynamodb(aws: None) -> Any:
+def dynamodb(mocked_aws: None) -> Any:
     return boto3.client("dynamodb", region_name=REGION)
 
 
 @pytest.fixture
-def streams(aws: None) -> Any:
+def streams(mocked_aws: None) -> Any:
     return boto3.client("dynamodbstreams", region_name=REGION)
 
 

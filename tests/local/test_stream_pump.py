@@ -4,7 +4,9 @@ from __future__ import annotations
 import base64
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
@@ -70,7 +72,8 @@ def test_put_then_update_reach_the_handler_as_lambda_shaped_records(dynamodb, st
     assert (insert["eventName"], modify["eventName"]) == ("INSERT", "MODIFY")
     for record in batch:
         assert record["eventSourceARN"] == ledger_stream_arn
-        assert (record["eventSource"], record["eventVersion"], record["awsRegion"]) == ("aws:dynamodb", "1.1", "us-east-1")
+        assert (record["eventSource"], record["eventVersion"]) == ("aws:dynamodb", "1.1")
+        assert record["awsRegion"] == "us-east-1"
         assert record["dynamodb"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
         assert record["dynamodb"]["SizeBytes"] > 0
         created = record["dynamodb"]["ApproximateCreationDateTime"]
@@ -171,3 +174,52 @@ def test_unknown_item_identifier_fails_the_whole_batch(dynamodb, streams, settin
 
     assert StreamPump(streams, ledger_stream_arn, handler).drain() == 1
     assert len(batches) == 2
+
+
+class TwoShardStream:
+    """A closed parent shard and its open child, the child listed first (moto only has one shard)."""
+
+    meta = SimpleNamespace(region_name="eu-west-1")
+
+    def __init__(self) -> None:
+        self.shards = {"child": ("parent", ["CARD#3"], False), "parent": (None, ["CARD#1", "CARD#2"], True)}
+
+    def describe_stream(self, StreamArn: str) -> dict[str, Any]:  # noqa: N803 (boto3's names)
+        return {"StreamDescription": {"StreamViewType": "KEYS_ONLY", "Shards": [
+            {"ShardId": shard_id, **({"ParentShardId": parent} if parent else {})}
+            for shard_id, (parent, _, _) in self.shards.items()]}}
+
+    def get_shard_iterator(self, StreamArn: str, ShardId: str, ShardIteratorType: str,  # noqa: N803
+                           SequenceNumber: str | None = None) -> dict[str, str]:  # noqa: N803
+        position = 0 if ShardIteratorType == "TRIM_HORIZON" else self._index(ShardId, SequenceNumber) + 1
+        return {"ShardIterator": f"{ShardId}|{position}"}
+
+    def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:  # noqa: N803
+        shard_id, position = ShardIterator.split("|")
+        _, pks, closed = self.shards[shard_id]
+        start = int(position)
+        page = pks[start:start + Limit]
+        records = [{"eventID": pk, "eventName": "INSERT", "dynamodb": {
+            "Keys": {"PK": {"S": pk}}, "SequenceNumber": self._sequence(shard_id, start + offset), "SizeBytes": 9,
+            "ApproximateCreationDateTime": datetime(2026, 1, 1, tzinfo=UTC)}} for offset, pk in enumerate(page)]
+        end = start + len(page)
+        done = closed and end == len(pks)
+        return {"Records": records, **({} if done else {"NextShardIterator": f"{shard_id}|{end}"})}
+
+    def _sequence(self, shard_id: str, index: int) -> str:
+        return str((200 if shard_id == "child" else 100) + index)
+
+    def _index(self, shard_id: str, sequence: str | None) -> int:
+        return int(sequence or 0) - (200 if shard_id == "child" else 100)
+
+
+def test_a_child_shard_is_read_only_after_its_parent():
+    handler = Handler()
+    pump = StreamPump(TwoShardStream(), "arn:aws:dynamodb:eu-west-1:1:table/t/stream/x", handler, batch_size=1)
+
+    assert pump.drain() == 3
+
+    records = [record for batch in handler.batches for record in batch]
+    assert [_pk(record) for record in records] == ["CARD#1", "CARD#2", "CARD#3"]
+    assert {(r["awsRegion"], r["dynamodb"]["StreamViewType"]) for r in records} == {("eu-west-1", "KEYS_ONLY")}
+    assert records[0]["dynamodb"]["ApproximateCreationDateTime"] == 1767225600
