@@ -22,9 +22,10 @@ ROLE ?= customer
 .venv: $(STAMP)
 
 # Reinstalls whenever pyproject.toml changes; pip itself is left as the venv ships it.
+# pip's output goes to stderr so `make -s token | head -1` still yields the token on a fresh venv.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]' 1>&2
 	touch $@
 
 run: $(STAMP)
