@@ -20,4 +20,4 @@ LEDGER_STREAM_ARN = os.environ.get(
 @app.on_dynamodb_record(stream_arn=LEDGER_STREAM_ARN, batch_size=100, starting_position="TRIM_HORIZON",
                         name="on_ledger_change")
 def on_ledger_change(event):
-    return ledger.handle(event.to_dict(), app.lambda_context)
+    return ledger.handle(event.to_dict(), event.context)

@@ -5,4 +5,4 @@ Never shipped to Lambda (`chalice package` zips only app.py and chalicelib/).
 
 # Documented default for OMNICARD_JWT_SECRET in the local stack: the server and
 # `make token` both fall back to it, so tokens minted locally verify locally.
-DEFAULT_LOCAL_SECRET = "local-dev-secret-change-me"
+DEFAULT_LOCAL_SECRET = "local-dev-secret-change-me-32-bytes-min"
