@@ -8,7 +8,6 @@ import argparse
 import json
 import os
 import time
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,12 +49,7 @@ def make_token(role: str, *, secret: str | None = None, ttl_seconds: int = 3600,
 
 
 def sign(claims: dict[str, Any], secret: str) -> str:
-    with warnings.catch_warnings():
-        if secret == DEFAULT_LOCAL_SECRET:
-            # The default is published and under 32 bytes on purpose; PyJWT's key-length warning
-            # would only add noise. Any other short secret still warns.
-            warnings.simplefilter("ignore", jwt.InsecureKeyLengthWarning)
-        return jwt.encode(claims, secret, algorithm="HS256")
+    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 def _subject_id(role_claims: dict[str, str]) -> str:
