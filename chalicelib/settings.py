@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from chalicelib.domain.stars import StarRules
+
 
 class MoneyLimits(BaseModel):
     """Stored-value limits, in minor units."""
@@ -37,6 +39,7 @@ class Rules(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     money: MoneyLimits = Field(default_factory=MoneyLimits)
+    stars: StarRules = Field(default_factory=StarRules)
 
 
 class Settings(BaseModel):

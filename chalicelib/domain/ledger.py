@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.money import Money
 from chalicelib.domain.principals import Channel
@@ -31,6 +31,7 @@ class Transaction(BaseModel):
     reason_code: str | None = None
     reverses: str | None = None
     created_at: str
+    stars_shortfall: int = Field(0, description="refunds: stars the refund could not take back because the member had spent them")
 
 
 class LedgerEntry(Transaction):
@@ -43,19 +44,21 @@ class LedgerEntry(Transaction):
     payment_ref: str | None = None
     order_ref: str | None = None
     terminal_id: str | None = None
+    reward_id: str | None = None
+    tender: str | None = None
 
     def public(self) -> Transaction:
         return Transaction.model_validate(self.model_dump(include=set(Transaction.model_fields)))
 
 
-def card_tx_id(card_id: str, seq: int) -> str:
-    """The id of the `seq`-th ledger entry of a card: derived, so it is known before commit and a
-    retried attempt can never write a second entry."""
-    return f"tx_{card_id}_{seq}"
+def tx_id_for(owner_id: str, seq: int) -> str:
+    """The id of the `seq`-th ledger entry of a card or member: derived, so it is known before
+    commit and a retried attempt can never write a second entry."""
+    return f"tx_{owner_id}_{seq}"
 
 
 def parse_tx_id(tx_id: str) -> tuple[str, int] | None:
-    """(card_id, seq) of a card transaction id, or None when it is not one."""
+    """(card or member id, seq) of a transaction id, or None when it is not one."""
     if not tx_id.startswith("tx_"):
         return None
     owner, _, seq = tx_id[3:].rpartition("_")

@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from chalicelib.clock import rfc3339
+from chalicelib.domain import stars as star_rules
+from chalicelib.domain.stars import StarRules
 
 Tier = Literal["green", "gold"]
 
@@ -17,7 +22,9 @@ class StarsExpiring(BaseModel):
 
 
 class Member(BaseModel):
-    """The authoritative member record."""
+    """The authoritative member record. `stars` = Σ `lots` (expired lots included until the expiry
+    job writes them off); `earned` tallies stars per month for the tier window; `star_seq` counts
+    the member's own ledger entries (purchases, redemptions, expiry, star adjustments)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -26,10 +33,15 @@ class Member(BaseModel):
     email: str
     tier: Tier = "green"
     stars: int = 0
-    stars_expiring: list[StarsExpiring] = []
+    lots: dict[str, int] = {}
+    earned: dict[str, int] = {}
+    star_seq: int = 0
     version: int = 1
     created_at: str
     updated_at: str
+
+    def stars_now(self, now: datetime) -> int:
+        return star_rules.available(self.lots, now)
 
 
 def new_member_id() -> str:
@@ -55,5 +67,46 @@ class MemberResource(BaseModel):
     created_at: str
 
 
-def member_resource(member: Member) -> MemberResource:
-    return MemberResource.model_validate(member.model_dump(include=set(MemberResource.model_fields)))
+def member_resource(member: Member, now: datetime, rules: StarRules) -> MemberResource:
+    """The member as shown at `now`: expired stars never count, the tier is that of the window now."""
+    return MemberResource(
+        member_id=member.member_id, name=member.name, email=member.email,
+        tier=star_rules.tier(member.earned, now, rules), stars=member.stars_now(now),
+        stars_expiring=[StarsExpiring(stars=stars, expires_at=at) for stars, at in star_rules.expiring(member.lots, now, rules)],
+        created_at=member.created_at)
+
+
+def _with_stars(member: Member, lots: dict[str, int], earned: dict[str, int], now: datetime, rules: StarRules,
+                *, new_entry: bool) -> Member:
+    return member.model_copy(update={
+        "lots": lots, "earned": earned, "stars": sum(lots.values()), "tier": star_rules.tier(earned, now, rules),
+        "star_seq": member.star_seq + (1 if new_entry else 0), "version": member.version + 1,
+        "updated_at": rfc3339(now)})
+
+
+def earn_stars(member: Member, amount_minor: int, rate: int, now: datetime, rules: StarRules, *,
+               new_entry: bool) -> tuple[Member, int]:
+    """Stars for spending `amount_minor` at `rate` (gold if the member is gold before this earning)."""
+    gold = star_rules.tier(member.earned, now, rules) == "gold"
+    earned_stars = star_rules.stars_for(amount_minor, rate, gold, rules)
+    lots, earned = star_rules.earn(member.lots, member.earned, earned_stars, now, rules)
+    return _with_stars(member, lots, earned, now, rules, new_entry=new_entry), earned_stars
+
+
+def redeem_stars(member: Member, cost: int, now: datetime, rules: StarRules) -> Member:
+    """Spend `cost` stars, oldest-expiring first; InsufficientStars if they do not fit."""
+    return _with_stars(member, star_rules.spend(member.lots, cost, now), member.earned, now, rules, new_entry=True)
+
+
+def take_back_stars(member: Member, stars: int, now: datetime, rules: StarRules, prefer: str | None) -> tuple[Member, int]:
+    """Take back up to `stars` for a refund; never below zero. Returns (member, stars taken)."""
+    lots, taken = star_rules.take_back(member.lots, stars, now, prefer)
+    return _with_stars(member, lots, member.earned, now, rules, new_entry=False), taken
+
+
+def lapse_stars(member: Member, now: datetime, rules: StarRules) -> tuple[Member, int]:
+    """Write off expired lots. Returns (member, stars lapsed); nothing changes when none lapsed."""
+    lots, lapsed = star_rules.lapse(member.lots, now)
+    if lapsed == 0:
+        return member, 0
+    return _with_stars(member, lots, member.earned, now, rules, new_entry=True), lapsed

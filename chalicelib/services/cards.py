@@ -1,6 +1,7 @@
 """Card use cases: issue, look up, register, reload, pay, freeze, transfer, ledger pages."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -9,7 +10,8 @@ from chalicelib import clock
 from chalicelib.domain import cards as rules
 from chalicelib.domain.cards import BalanceChange, Card, CardResource, card_resource
 from chalicelib.domain.errors import AlreadyExists, CurrencyMismatch, Forbidden, NotFound
-from chalicelib.domain.ledger import Kind, LedgerEntry, Transaction, card_tx_id
+from chalicelib.domain.ledger import Kind, LedgerEntry, Transaction, tx_id_for
+from chalicelib.domain.members import earn_stars
 from chalicelib.domain.money import Money
 from chalicelib.domain.principals import Principal, require_card_access, require_role
 from chalicelib.services.writes import commit, retrying
@@ -140,17 +142,27 @@ def reload(principal: Principal, card_id: str, amount: Money, payment_ref: str, 
 
 def pay(principal: Principal, card_id: str, amount: Money, store_id: str | None, order_ref: str | None,
         lock: IdempotencyLock | None) -> Transaction:
-    """A payment at a till (POS) or an order-ahead payment by the owner (store_id = pickup store)."""
+    """A payment at a till (POS) or an order-ahead payment by the owner (store_id = pickup store).
+    On a registered card the member earns stars in the same transaction as the debit."""
     if principal.role == "pos":
         if store_id is not None and store_id != principal.store_id:
             raise Forbidden("store_id must be the till's own store")
         store_id = principal.store_id
+    settings = get_settings().rules
 
     def attempt() -> Transaction:
         card = authorized_card(principal, card_id, "customer", "pos")
         change = rules.plan_payment(card, amount)
-        entry = ledger_entry(principal, change, "payment", lock, store_id=store_id, order_ref=order_ref)
-        return commit_moves([change], [entry], lock)
+        member = member_store.get_member(card.member_id) if card.member_id else None
+        if member is None:  # a gift card: money moves, no stars
+            entry = ledger_entry(principal, change, "payment", lock, store_id=store_id, order_ref=order_ref)
+            return commit_moves([change], [entry], lock)
+        now = clock.now()
+        earned_member, stars = earn_stars(member, amount.amount, settings.stars.payment_rate, now, settings.stars,
+                                          new_entry=False)
+        entry = ledger_entry(principal, change, "payment", lock, store_id=store_id, order_ref=order_ref, at=now,
+                             stars=stars, stars_after=earned_member.stars_now(now))
+        return commit_moves([change], [entry], lock, member_updates=[member_store.stars_update(member, earned_member)])
 
     return retrying(attempt)
 
@@ -178,27 +190,30 @@ def list_transactions(principal: Principal, card_id: str, limit: int, cursor: st
 
 
 def ledger_entry(principal: Principal, change: BalanceChange, kind: Kind, lock: IdempotencyLock | None, *,
-                 store_id: str | None = None, **references: Any) -> LedgerEntry:
+                 store_id: str | None = None, at: datetime | None = None, **references: Any) -> LedgerEntry:
     """The immutable record of one card's balance change, stamped with who, where and when."""
     card = change.card
     return LedgerEntry(
-        tx_id=card_tx_id(card.card_id, change.seq), seq=change.seq, card_id=card.card_id, member_id=card.member_id,
+        tx_id=tx_id_for(card.card_id, change.seq), seq=change.seq, card_id=card.card_id, member_id=card.member_id,
         kind=kind, amount=Money(amount=change.delta, currency=card.currency),
         balance_after=Money(amount=change.balance_after, currency=card.currency),
         channel=principal.channel, store_id=store_id or (principal.store_id if principal.role == "pos" else None),
-        agent_id=principal.agent_id, created_at=clock.rfc3339(clock.now()), actor=principal.sub,
+        agent_id=principal.agent_id, created_at=clock.rfc3339(at or clock.now()), actor=principal.sub,
         idempotency_key=lock.idempotency_key if lock else None,
         terminal_id=principal.terminal_id, **references,
     )
 
 
 def commit_moves(changes: list[BalanceChange], entries: list[LedgerEntry], lock: IdempotencyLock | None,
-                 shape: Callable[[list[Transaction]], BaseModel] = lambda txs: txs[0]) -> Any:
-    """Commit balance changes with their ledger entries (and the idempotency record) atomically;
-    return the response `shape` makes of the public transactions."""
+                 shape: Callable[[list[Transaction]], BaseModel] = lambda txs: txs[0], *,
+                 member_updates: list[dict[str, Any]] = (), extra: list[tuple[str, dict[str, Any]]] = ()) -> Any:
+    """Commit balance changes with their ledger entries, the member's star change if any (and the
+    idempotency record) atomically; return the response `shape` makes of the public transactions."""
     result = shape([entry.public() for entry in entries])
     now = entries[0].created_at
     items = [("card", card_store.balance_update(change, now)) for change in changes]
     items += [("entry", card_store.put_entry(entry)) for entry in entries]
+    items += [("member", update) for update in member_updates]
+    items += list(extra)
     commit(items, lock, result.model_dump(mode="json"))
     return result

@@ -9,7 +9,9 @@ from chalicelib.domain.errors import AlreadyExists, NotFound
 from chalicelib.domain.members import Member, MemberResource, member_resource, new_member_id
 from chalicelib.domain.principals import Principal, require_member_access, require_role
 from chalicelib.services.writes import commit, retrying
+from chalicelib.settings import get_settings
 from chalicelib.store import members as member_store
+from chalicelib.store.members import member_from_item
 from chalicelib.store import views
 from chalicelib.store.idempotency import IdempotencyLock
 
@@ -29,7 +31,7 @@ def enrol(principal: Principal, name: str, email: str, lock: IdempotencyLock | N
     require_role(principal, "service", "agent", "supervisor")
     now = clock.rfc3339(clock.now())
     member = Member(member_id=new_member_id(), name=name, email=email.strip(), created_at=now, updated_at=now)
-    resource = member_resource(member)
+    resource = member_resource(member, clock.now(), get_settings().rules.stars)
 
     def attempt() -> MemberResource:
         commit(member_store.put_new_member(member), lock, resource.model_dump(mode="json"))
@@ -39,21 +41,22 @@ def enrol(principal: Principal, name: str, email: str, lock: IdempotencyLock | N
 
 
 def wallet(principal: Principal, member_id: str) -> Wallet:
-    """The member and its cards from the wallet view. Right after enrolment, before the stream has
-    delivered, the profile comes from the member record so a new member is never a 404."""
+    """The member and its cards from the wallet view. Stars, tier and stars_expiring are computed
+    from the view's lots at read time, so expired stars never show. Right after enrolment, before
+    the stream has delivered, the profile comes from the member record so a new member is never a 404."""
     require_member_access(principal, member_id)
-    profile, cards, as_of = views.read_wallet(member_id)
-    if profile is None:
-        member = member_store.get_member(member_id)
-        if member is None:
-            raise NotFound("member not found")
-        profile = member_resource(member).model_dump(mode="json")
+    record, cards, as_of = views.read_wallet(member_id)
+    member = member_from_item(record) if record else member_store.get_member(member_id)
+    if member is None:
+        raise NotFound("member not found")
+    profile = member_resource(member, clock.now(), get_settings().rules.stars)
     cards.sort(key=lambda card: card["card_id"])
-    return Wallet.model_validate({**profile, "cards": cards, "as_of": as_of})
+    return Wallet.model_validate({**profile.model_dump(mode="json"), "cards": cards, "as_of": as_of})
 
 
 def find_by_email(principal: Principal, email: str) -> MemberPage:
     require_role(principal, "agent", "supervisor")
     member_id = member_store.member_id_for_email(email)
     member = member_store.get_member(member_id) if member_id else None
-    return MemberPage(items=[member_resource(member)] if member else [])
+    stars = get_settings().rules.stars
+    return MemberPage(items=[member_resource(member, clock.now(), stars)] if member else [])

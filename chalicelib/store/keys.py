@@ -3,7 +3,11 @@
 Ledger table (authoritative, streamed):
   CARD#<card_id>    / CARD              the card: balance, status, version, ledger_seq
   CARD#<card_id>    / TX#<seq:012d>     its immutable ledger entries, gapless per card
-  MEMBER#<id>       / MEMBER            the member profile (stars and tier land here)
+  MEMBER#<id>       / MEMBER            the member: profile, stars, lots, tier tally, star_seq
+                                        (GSI1: STAREXP#<shard> / <next lot expiry> while it holds stars)
+  MEMBER#<id>       / TX#<seq:012d>     the member's own ledger entries (purchase, redemption, expiry)
+  CARD#<card_id>    / REFUNDS#<seq>     how much of payment <seq> has been refunded (money and stars)
+  REWARDS           / <reward_id>       reward catalogue changes made by the service role
   EMAIL#<email>     / EMAIL             unique-email guard and strongly consistent lookup
   CARDNO#<hmac>     / CARDNO            unique card number guard and lookup (number never stored)
   IDEM#<sha256>     / IDEM              idempotency record (principal + key), TTL expires_at
@@ -36,6 +40,34 @@ def member(member_id: str) -> dict[str, str]:
     return {"PK": f"MEMBER#{member_id}", "SK": MEMBER}
 
 
+def member_entry(member_id: str, seq: int) -> dict[str, str]:
+    return {"PK": f"MEMBER#{member_id}", "SK": f"{TX_PREFIX}{seq:012d}"}
+
+
+def member_partition(member_id: str) -> str:
+    return f"MEMBER#{member_id}"
+
+
+def star_expiry_shard(member_id: str, shards: int) -> str:
+    """GSI1 partition of members holding stars, spread over `shards` so no partition runs hot."""
+    return f"STAREXP#{int(hashlib.sha256(member_id.encode()).hexdigest(), 16) % shards}"
+
+
+def star_expiry_partition(shard: int) -> str:
+    return f"STAREXP#{shard}"
+
+
+def refunds(card_id: str, payment_seq: int) -> dict[str, str]:
+    return {"PK": f"CARD#{card_id}", "SK": f"REFUNDS#{payment_seq:012d}"}
+
+
+def reward(reward_id: str) -> dict[str, str]:
+    return {"PK": "REWARDS", "SK": reward_id}
+
+
+REWARDS = "REWARDS"
+
+
 def email(address: str) -> dict[str, str]:
     return {"PK": f"EMAIL#{address.strip().lower()}", "SK": "EMAIL"}
 
@@ -65,9 +97,11 @@ def wallet_partition(member_id: str) -> str:
 def kind_of(pk: str, sk: str) -> str:
     """What a ledger-table item is, from its keys: card, ledger_entry, member, idempotency, guard."""
     if pk.startswith("CARD#"):
-        return "card" if sk == CARD else "ledger_entry"
+        return "card" if sk == CARD else "ledger_entry" if sk.startswith(TX_PREFIX) else "refunds"
     if pk.startswith("MEMBER#"):
         return "member" if sk == MEMBER else "member_entry"
+    if pk == REWARDS:
+        return "reward"
     if pk.startswith("IDEM#"):
         return "idempotency"
     return "guard"

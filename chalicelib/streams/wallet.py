@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.domain.cards import card_resource
-from chalicelib.domain.members import member_resource
 from chalicelib.store import keys, views
 from chalicelib.store.cards import card_from_item
 from chalicelib.store.members import member_from_item
@@ -22,6 +21,7 @@ def project(item: dict[str, Any]) -> None:
             views.project(keys.wallet_card(card.member_id, card.card_id),
                           card_resource(card).model_dump(mode="json"), card.version, card.updated_at)
     elif kind == "member":
+        # The whole member record (with its lots): the wallet computes stars and tier at read time.
         member = member_from_item(item)
-        views.project(keys.wallet_member(member.member_id),
-                      member_resource(member).model_dump(mode="json"), member.version, member.updated_at)
+        views.project(keys.wallet_member(member.member_id), member.model_dump(mode="json"), member.version,
+                      member.updated_at)
