@@ -47,6 +47,7 @@ class Settings(BaseModel):
 
     ledger_table: str = "omnicard-ledger"
     views_table: str = "omnicard-views"
+    event_bus: str = "omnicard"
     auth_mode: Literal["hs256", "jwks"] = "hs256"
     jwt_secret: str | None = None
     jwks_url: str | None = None
@@ -71,6 +72,7 @@ class Settings(BaseModel):
 _ENV = {
     "ledger_table": "OMNICARD_LEDGER_TABLE",
     "views_table": "OMNICARD_VIEWS_TABLE",
+    "event_bus": "OMNICARD_EVENT_BUS",
     "auth_mode": "OMNICARD_AUTH_MODE",
     "jwt_secret": "OMNICARD_JWT_SECRET",
     "jwks_url": "OMNICARD_JWKS_URL",

@@ -48,6 +48,7 @@ def aws() -> Iterator[dict[str, str]]:
         reset_settings()
         reset_clients()
         streams = create_tables(boto3.client("dynamodb"))
+        boto3.client("events").create_event_bus(Name="omnicard")
         yield streams
     reset_clients()
     reset_settings()

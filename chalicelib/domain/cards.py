@@ -35,6 +35,7 @@ class Card(BaseModel):
     version: int = 1
     ledger_seq: int = 0
     auto_reload: AutoReload | None = None
+    auto_reload_payment_ref: str | None = None  # charged by auto-reloads; not shown by the API
     created_at: str
     updated_at: str
 

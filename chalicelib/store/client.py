@@ -21,9 +21,16 @@ def dynamodb() -> Any:
     return boto3.client("dynamodb", config=_CONFIG)
 
 
+@lru_cache(maxsize=1)
+def events() -> Any:
+    """EventBridge, for the stream handler's change events."""
+    return boto3.client("events", config=_CONFIG)
+
+
 def reset_clients() -> None:
     """Drop cached clients (tests start moto after import)."""
     dynamodb.cache_clear()
+    events.cache_clear()
 
 
 def to_attributes(values: dict[str, Any]) -> dict[str, Any]:
