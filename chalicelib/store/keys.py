@@ -13,6 +13,12 @@ Ledger table (authoritative, streamed):
   IDEM#<sha256>     / IDEM              idempotency record (principal + key), TTL expires_at
 Views table (projections written by the stream handlers):
   WALLET#<member_id> / MEMBER | CARD#<card_id>
+  ACTIVITY#<member_id> / TX#<created_at>#<source PK>#<seq:012d>   the member's feed, newest last in key order
+  REPORT#<YYYY-MM-DD>  / ROW#<channel>#<store_id>#<kind>#<currency> | AS_OF   daily channel report
+  COUNTED#<source PK>  / <source SK>      a ledger entry already counted in its report row
+  LIABILITY            / VALUE#<currency> | STARS | AS_OF           outstanding value and stars
+  LIABILITY#<source PK> / SOURCE          what one card or member contributes to the totals
+  EVENT#<event_id>     / PUBLISHED        a change event already on the bus
 """
 from __future__ import annotations
 
@@ -105,3 +111,52 @@ def kind_of(pk: str, sk: str) -> str:
     if pk.startswith("IDEM#"):
         return "idempotency"
     return "guard"
+
+
+# --- Views table: activity feed, channel report, liability, published events ---------------
+
+def activity_item(member_id: str, created_at: str, source_pk: str, seq: int) -> dict[str, str]:
+    return {"PK": f"ACTIVITY#{member_id}", "SK": f"{TX_PREFIX}{created_at}#{source_pk}#{seq:012d}"}
+
+
+def activity_partition(member_id: str) -> str:
+    return f"ACTIVITY#{member_id}"
+
+
+def report_row(day: str, channel: str, store_id: str | None, kind: str, currency: str | None) -> dict[str, str]:
+    return {"PK": f"REPORT#{day}", "SK": f"ROW#{channel}#{store_id or ''}#{kind}#{currency or ''}"}
+
+
+def report_partition(day: str) -> str:
+    return f"REPORT#{day}"
+
+
+def report_as_of(day: str) -> dict[str, str]:
+    return {"PK": f"REPORT#{day}", "SK": "AS_OF"}
+
+
+def counted(source_pk: str, source_sk: str) -> dict[str, str]:
+    return {"PK": f"COUNTED#{source_pk}", "SK": source_sk}
+
+
+LIABILITY = "LIABILITY"
+
+
+def liability_value(currency: str) -> dict[str, str]:
+    return {"PK": LIABILITY, "SK": f"VALUE#{currency}"}
+
+
+def liability_stars() -> dict[str, str]:
+    return {"PK": LIABILITY, "SK": "STARS"}
+
+
+def liability_as_of() -> dict[str, str]:
+    return {"PK": LIABILITY, "SK": "AS_OF"}
+
+
+def liability_source(source_pk: str) -> dict[str, str]:
+    return {"PK": f"{LIABILITY}#{source_pk}", "SK": "SOURCE"}
+
+
+def published(event_id: str) -> dict[str, str]:
+    return {"PK": f"EVENT#{event_id}", "SK": "PUBLISHED"}
