@@ -1,13 +1,14 @@
 """Omnicard: wiring only. Routes live in chalicelib/api, rules in chalicelib/domain."""
 import os
 
-from chalice import Chalice
+from chalice import Chalice, Cron
 
-from chalicelib.api import cards, members, meta
+from chalicelib.api import cards, members, meta, stars
+from chalicelib.services import stars as star_service
 from chalicelib.streams import ledger
 
 app = Chalice(app_name="omnicard", configure_logs=False)
-for blueprint in (meta.bp, members.bp, cards.bp):
+for blueprint in (meta.bp, members.bp, cards.bp, stars.bp):
     app.register_blueprint(blueprint)
 
 # The real stream ARN is set by infra/template.json over the generated event source mapping.
@@ -21,3 +22,9 @@ LEDGER_STREAM_ARN = os.environ.get(
                         name="on_ledger_change")
 def on_ledger_change(event):
     return ledger.handle(event.to_dict(), event.context)
+
+
+# Daily, just after midnight UTC. Shown balances already exclude expired stars; this writes them off.
+@app.schedule(Cron(5, 0, "*", "*", "?", "*"), name="expire_stars")
+def expire_stars(event):
+    return star_service.expire_due_stars().model_dump()

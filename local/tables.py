@@ -40,7 +40,7 @@ def table_resources(template: dict[str, Any] | None = None) -> dict[str, dict[st
     template = template if template is not None else load_template()
     return {logical_id: resource.get("Properties", {})
             for logical_id, resource in template["Resources"].items()
-            if resource["Type"] == "AWS::DynamoDB::Table"}
+            if resource.get("Type") == "AWS::DynamoDB::Table"}
 
 
 def table_name(logical_id: str, settings: Settings) -> str:

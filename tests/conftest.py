@@ -162,3 +162,16 @@ def drain(client: Client, aws: dict[str, str]):
 
     run.pump = pump  # type: ignore[attr-defined]
     return run
+
+
+@pytest.fixture
+def clock():
+    """A settable clock installed as the one clock every rule reads."""
+    from datetime import datetime, timezone
+
+    from chalicelib import clock as clock_module
+
+    fixed = clock_module.FixedClock(datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc))
+    clock_module.use_clock(fixed)
+    yield fixed
+    clock_module.use_clock(clock_module.SystemClock())

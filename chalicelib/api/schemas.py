@@ -58,3 +58,22 @@ class CardNumber(Query):
 
 class Email(Query):
     email: str = Field(min_length=3, max_length=254)
+
+
+class Purchase(Body):
+    amount: PositiveMoney
+    tender: str = Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$", description="e.g. cash, bank_card")
+    store_id: str | None = Field(None, min_length=1, max_length=64)
+
+
+class Redemption(Body):
+    reward_id: str = _ID
+
+
+class Refund(Body):
+    amount: PositiveMoney | None = None
+
+
+class RewardChange(Body):
+    name: str = Field(min_length=1, max_length=200)
+    stars: int = Field(gt=0, le=1_000_000)

@@ -143,3 +143,33 @@ def decode_cursor(cursor: str) -> int:
     except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
         raise ValidationFailed("cursor is not valid", errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}]) from exc
 
+
+
+def get_entry(card_id: str, seq: int) -> LedgerEntry | None:
+    response = dynamodb().get_item(TableName=_table(), Key=to_attributes(keys.ledger_entry(card_id, seq)),
+                                   ConsistentRead=True)
+    item = response.get("Item")
+    return entry_from_item(from_attributes(item)) if item else None
+
+
+def get_refunded(card_id: str, payment_seq: int) -> tuple[int, int, int]:
+    """(money refunded, stars taken back or owed, version) of one payment; zeros if never refunded."""
+    response = dynamodb().get_item(TableName=_table(), Key=to_attributes(keys.refunds(card_id, payment_seq)),
+                                   ConsistentRead=True)
+    item = from_attributes(response["Item"]) if "Item" in response else {}
+    return item.get("refunded", 0), item.get("stars_due_back", 0), item.get("version", 0)
+
+
+def refunded_update(card_id: str, payment_seq: int, version: int, refunded: int, stars_due_back: int) -> dict[str, Any]:
+    """Record a payment's refunded totals, guarded by the version they were read at, so two
+    concurrent refunds can never together exceed the payment."""
+    condition = "attribute_not_exists(PK)" if version == 0 else "#version = :version"
+    values = {":refunded": refunded, ":stars": stars_due_back, ":next": version + 1}
+    if version:
+        values[":version"] = version
+    return {"Update": {
+        "TableName": _table(), "Key": to_attributes(keys.refunds(card_id, payment_seq)),
+        "UpdateExpression": "SET refunded = :refunded, stars_due_back = :stars, #version = :next",
+        "ConditionExpression": condition, "ExpressionAttributeNames": {"#version": "version"},
+        "ExpressionAttributeValues": to_attributes(values),
+    }}
