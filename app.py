@@ -5,7 +5,10 @@ from chalice import Chalice, Cron
 
 from chalicelib.api import cards, members, meta, stars
 from chalicelib.services import stars as star_service
+from chalicelib.settings import configured_rules
 from chalicelib.streams import ledger
+
+configured_rules()  # a bad rules file stops start-up here, naming the field
 
 app = Chalice(app_name="omnicard", configure_logs=False)
 for blueprint in (meta.bp, members.bp, cards.bp, stars.bp):

@@ -86,9 +86,13 @@ class SettingsError(RuntimeError):
     """Start-up configuration is invalid; the message names the field."""
 
 
-def load_rules(path: str | None) -> Rules:
-    if not path:
-        return Rules()
+DEFAULT_RULES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rules.json")
+
+
+def load_rules(path: str | None = None) -> Rules:
+    """The programme's rules from `path` (default: chalicelib/rules.json, shipped with the code).
+    A bad file raises SettingsError naming the field, so the function fails at start-up."""
+    path = path or DEFAULT_RULES_FILE
     try:
         with open(path, encoding="utf-8") as handle:
             return Rules.model_validate(json.load(handle))
@@ -103,13 +107,21 @@ def load_rules(path: str | None) -> Rules:
 def get_settings() -> Settings:
     """Settings from the environment (and OMNICARD_RULES_FILE), validated once."""
     values = {field: os.environ[var] for field, var in _ENV.items() if os.environ.get(var)}
-    values["rules"] = load_rules(os.environ.get("OMNICARD_RULES_FILE"))
+    values["rules"] = configured_rules()
     try:
         return Settings.model_validate(values)
     except ValidationError as exc:
         raise SettingsError(str(exc)) from exc
 
 
+@lru_cache(maxsize=1)
+def configured_rules() -> Rules:
+    """The rules of OMNICARD_RULES_FILE (or the shipped defaults), parsed once. app.py calls this at
+    import so that a bad rules file stops start-up with a message naming the field."""
+    return load_rules(os.environ.get("OMNICARD_RULES_FILE"))
+
+
 def reset_settings() -> None:
     """Forget parsed settings (tests change the environment)."""
     get_settings.cache_clear()
+    configured_rules.cache_clear()
