@@ -3,7 +3,7 @@ import os
 
 from chalice import Chalice, Cron
 
-from chalicelib.api import cards, members, meta, stars
+from chalicelib.api import activity, auto_reload, cards, members, meta, reports, stars
 from chalicelib.services import stars as star_service
 from chalicelib.settings import configured_rules
 from chalicelib.streams import ledger
@@ -11,7 +11,7 @@ from chalicelib.streams import ledger
 configured_rules()  # a bad rules file stops start-up here, naming the field
 
 app = Chalice(app_name="omnicard", configure_logs=False)
-for blueprint in (meta.bp, members.bp, cards.bp, stars.bp):
+for blueprint in (meta.bp, members.bp, cards.bp, stars.bp, auto_reload.bp, activity.bp, reports.bp):
     app.register_blueprint(blueprint)
 
 # The real stream ARN is set by infra/template.json over the generated event source mapping.

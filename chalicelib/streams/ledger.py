@@ -2,18 +2,27 @@
 
 A record that fails is reported in `batchItemFailures` and the rest of the batch is applied; the
 event source mapping retries from it (bisecting, bounded) and then parks it on the on-failure
-queue, so a poison record never blocks the shard."""
+queue, so a poison record never blocks the shard. Every step is idempotent (version-gated views,
+counted-once counters, an idempotency record per auto-reload, event markers), so a redelivered
+record changes nothing; events go last, so a failing step never sends an event twice."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from chalicelib.store.client import from_attributes
-from chalicelib.streams import wallet
+from chalicelib.streams import activity, auto_reload, changes, events, reports, wallet
+from chalicelib.streams.changes import CardChange, EntryAdded, MemberChange
 
 _processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+_STEPS: dict[type, tuple[Callable[[Any], None], ...]] = {
+    CardChange: (lambda change: wallet.project(change.item), activity.on_card, reports.on_card, auto_reload.on_card,
+                 events.on_card),
+    MemberChange: (lambda change: wallet.project(change.item), reports.on_member, events.on_member),
+    EntryAdded: (activity.on_entry, reports.on_entry, events.on_entry),
+}
 
 
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -21,7 +30,9 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def apply_change(record: DynamoDBRecord) -> None:
-    image = record.raw_event["dynamodb"].get("NewImage")
-    if not image:  # a REMOVE (expired idempotency record): nothing to project
+    """Feed one record's change to every view, the auto-reload rule and the event bus."""
+    change = changes.from_record(record.raw_event)
+    if change is None:
         return
-    wallet.project(from_attributes(image))
+    for step in _STEPS[type(change)]:
+        step(change)

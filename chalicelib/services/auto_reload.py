@@ -1,0 +1,90 @@
+"""Auto-reload use cases: owners and agents switch it on or off on a card; the stream handler
+follows a debit that left the card below its threshold with one `auto_reload`, through the same
+steps as a reload (read, plan, one transaction with the ledger entry and the idempotency record)."""
+from __future__ import annotations
+
+import hashlib
+
+from chalicelib import clock
+from chalicelib.domain import cards as rules
+from chalicelib.domain.auto_reload import plan_settings, still_due
+from chalicelib.domain.cards import CardResource, card_resource
+from chalicelib.domain.errors import BusinessRefusal
+from chalicelib.domain.ledger import Transaction
+from chalicelib.domain.money import Money
+from chalicelib.domain.principals import Principal
+from chalicelib.services.cards import authorized_card, commit_moves, ledger_entry, load_card
+from chalicelib.services.writes import commit, retrying
+from chalicelib.settings import get_settings
+from chalicelib.store import cards as card_store
+from chalicelib.store import idempotency
+from chalicelib.store.idempotency import IdempotencyLock, StoredResponse
+
+# Who performs auto-reloads: recorded as the actor, channel `system`, on every auto_reload entry.
+SYSTEM = Principal(sub="system:auto-reload", role="service", channel="system")
+
+
+def configure(principal: Principal, card_id: str, threshold: Money, amount: Money, payment_ref: str) -> CardResource:
+    """Switch auto-reload on (or change it). Setting what is already set changes nothing."""
+
+    def attempt() -> CardResource:
+        card = authorized_card(principal, card_id, "customer", "agent")
+        settings = plan_settings(card, threshold, amount, get_settings().rules.money)
+        if card.auto_reload == settings and card.auto_reload_payment_ref == payment_ref:
+            return card_resource(card)
+        changes = {"auto_reload": settings.model_dump(mode="json"), "auto_reload_payment_ref": payment_ref}
+        commit([("card", card_store.state_update(card, changes, clock.rfc3339(clock.now())))], None, None)
+        return card_resource(card.model_copy(update={"auto_reload": settings, "auto_reload_payment_ref": payment_ref,
+                                                      "version": card.version + 1}))
+
+    return retrying(attempt)
+
+
+def cancel(principal: Principal, card_id: str) -> CardResource:
+    """Switch auto-reload off; on a card without it, nothing changes."""
+
+    def attempt() -> CardResource:
+        card = authorized_card(principal, card_id, "customer", "agent")
+        if card.auto_reload is None:
+            return card_resource(card)
+        changes = {"auto_reload": None, "auto_reload_payment_ref": None}
+        commit([("card", card_store.state_update(card, changes, clock.rfc3339(clock.now())))], None, None)
+        return card_resource(card.model_copy(update={"auto_reload": None, "auto_reload_payment_ref": None,
+                                                      "version": card.version + 1}))
+
+    return retrying(attempt)
+
+
+def follow(trigger_tx_id: str, card_id: str) -> Transaction | None:
+    """One auto_reload for the debit `trigger_tx_id`, however often its record is delivered: the
+    idempotency record is keyed on that debit and completed inside the reload's transaction.
+    None when it was already handled, or is no longer due (the outcome is recorded either way)."""
+    fingerprint = hashlib.sha256(f"auto_reload\x00{card_id}\x00{trigger_tx_id}".encode()).hexdigest()
+    outcome = idempotency.begin(SYSTEM.sub, trigger_tx_id, fingerprint, clock.now(), 201)
+    if isinstance(outcome, StoredResponse):
+        return None
+    lock = outcome
+    try:
+        result = retrying(lambda: _attempt(card_id, lock))
+    except BusinessRefusal as refusal:  # e.g. the card was frozen or reached its cap meanwhile
+        idempotency.complete(lock, refusal.status, {"code": refusal.code, "detail": refusal.detail})
+        return None
+    except Exception:
+        idempotency.release(lock)  # let the redelivered record try again
+        raise
+    if isinstance(result, str):
+        idempotency.complete(lock, 200, {"skipped": result})
+        return None
+    return result
+
+
+def _attempt(card_id: str, lock: IdempotencyLock) -> Transaction | str:
+    card = load_card(card_id)
+    reason = still_due(card)
+    if reason is not None:
+        return reason
+    assert card.auto_reload is not None
+    change = rules.plan_reload(card, card.auto_reload.amount, get_settings().rules.money)
+    entry = ledger_entry(SYSTEM, change, "auto_reload", lock, payment_ref=card.auto_reload_payment_ref)
+    result: Transaction = commit_moves([change], [entry], lock)
+    return result

@@ -1,0 +1,37 @@
+"""Change events from the stream: every committed change of a card, a member or the ledger goes
+to the `omnicard` bus once, as the API shows the resource, plus a stable `event_id`."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from chalicelib import clock
+from chalicelib.domain.cards import card_resource
+from chalicelib.domain.events import ChangeEvent, change_event
+from chalicelib.domain.members import member_resource
+from chalicelib.settings import get_settings
+from chalicelib.store import events as event_store
+from chalicelib.streams.changes import CardChange, EntryAdded, MemberChange
+
+
+def on_card(change: CardChange) -> None:
+    card = change.after
+    _send(change_event("card.updated", change.item["PK"], change.item["SK"], card.version,
+                       card_resource(card).model_dump(mode="json")))
+
+
+def on_member(change: MemberChange) -> None:
+    member = change.after
+    # As shown at the change (not at delivery), so a redelivered event carries the same detail.
+    shown_at = datetime.fromisoformat(member.updated_at.replace("Z", "+00:00"))
+    _send(change_event("member.updated", change.item["PK"], change.item["SK"], member.version,
+                       member_resource(member, shown_at, get_settings().rules.stars).model_dump(mode="json")))
+
+
+def on_entry(change: EntryAdded) -> None:
+    _send(change_event("transaction.created", change.key["PK"], change.key["SK"], change.entry.seq,
+                       change.entry.public().model_dump(mode="json")))
+
+
+def _send(event: ChangeEvent) -> None:
+    if not event_store.already_published(event.event_id):
+        event_store.publish(event, clock.now())
