@@ -14,6 +14,8 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
 os.environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] = "disabled"
 os.environ.setdefault("OMNICARD_JWT_SECRET", "bench-secret-0123456789-0123456789")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 import boto3  # noqa: E402
 from chalice.test import Client  # noqa: E402
@@ -85,7 +87,13 @@ def measure() -> dict[str, dict]:
             other = post("/v1/cards", agent, {"member_id": member["member_id"]})
             reload_body = {"amount": {"amount": 5000, "currency": "USD"}, "payment_ref": "p"}
             measured("reload", lambda: post(f"/v1/cards/{card['card_id']}/reloads", agent, reload_body))
-            measured("payment", lambda: post(f"/v1/cards/{card['card_id']}/payments", pos, {"amount": {"amount": 500, "currency": "USD"}}))
+            gift = post("/v1/cards", pos, {})
+            post(f"/v1/cards/{gift['card_id']}/reloads", pos, reload_body)
+            measured("payment, gift card (no stars)", lambda: post(f"/v1/cards/{gift['card_id']}/payments", pos, {"amount": {"amount": 500, "currency": "USD"}}))
+            payment = measured("payment with stars", lambda: post(f"/v1/cards/{card['card_id']}/payments", pos, {"amount": {"amount": 2000, "currency": "USD"}}))
+            measured("purchase (stars only)", lambda: post(f"/v1/members/{member['member_id']}/purchases", pos, {"amount": {"amount": 1000, "currency": "USD"}, "tender": "cash"}))
+            measured("redemption", lambda: post(f"/v1/members/{member['member_id']}/redemptions", pos, {"reward_id": "rw_25"}))
+            measured("refund (partial, with stars)", lambda: post(f"/v1/transactions/{payment['tx_id']}/refunds", agent, {"amount": {"amount": 1000, "currency": "USD"}}))
             measured("transfer", lambda: post(f"/v1/cards/{card['card_id']}/transfers", agent, {"to_card_id": other["card_id"]}))
             measured("balance read (GET card)", lambda: get(f"/v1/cards/{card['card_id']}", agent))
             measured("wallet read (GET member)", lambda: get(f"/v1/members/{member['member_id']}", agent))

@@ -16,7 +16,7 @@ from chalicelib.domain.money import Money, require_currency
 from chalicelib.domain.principals import Principal, require_member_access, require_role
 from chalicelib.domain.stars import Reward
 from chalicelib.observability import logger
-from chalicelib.services.cards import commit_moves, ledger_entry, load_card
+from chalicelib.services.cards import commit_moves, ledger_entry
 from chalicelib.services.writes import commit, retrying
 from chalicelib.settings import get_settings
 from chalicelib.store import cards as card_store
@@ -145,8 +145,8 @@ def refund(principal: Principal, tx_id: str, amount: Money | None, lock: Idempot
     settings = get_settings().rules
 
     def attempt() -> Transaction:
-        payment = card_store.get_entry(card_id, seq)
-        if payment is None:
+        payment, card, (refunded, stars_due_back, version) = card_store.get_payment_for_refund(card_id, seq)
+        if payment is None or card is None:
             raise NotFound("transaction not found")
         if principal.role == "pos" and payment.store_id != principal.store_id:
             raise Forbidden("a till refunds only its own store's payments")
@@ -154,14 +154,12 @@ def refund(principal: Principal, tx_id: str, amount: Money | None, lock: Idempot
             raise ValidationFailed("only payments can be refunded",
                                    errors=[{"loc": ["path", "tx_id"], "msg": f"a {payment.kind} cannot be refunded"}])
         paid = -payment.amount.amount
-        refunded, stars_due_back, version = card_store.get_refunded(card_id, seq)
         remaining = paid - refunded
         if amount is not None:
             require_currency(amount, payment.amount.currency)
         value = remaining if amount is None else amount.amount
         if remaining <= 0 or value > remaining:
             raise AlreadyRefunded(f"{remaining} of the payment's {paid} remains refundable")
-        card = load_card(card_id)
         change = card_rules.plan_credit(card, value, settings.money, require_active_card=False)
         now = clock.now()
         due = star_rules.refund_take_back(payment.stars, paid, refunded, value)

@@ -145,21 +145,6 @@ def decode_cursor(cursor: str) -> int:
 
 
 
-def get_entry(card_id: str, seq: int) -> LedgerEntry | None:
-    response = dynamodb().get_item(TableName=_table(), Key=to_attributes(keys.ledger_entry(card_id, seq)),
-                                   ConsistentRead=True)
-    item = response.get("Item")
-    return entry_from_item(from_attributes(item)) if item else None
-
-
-def get_refunded(card_id: str, payment_seq: int) -> tuple[int, int, int]:
-    """(money refunded, stars taken back or owed, version) of one payment; zeros if never refunded."""
-    response = dynamodb().get_item(TableName=_table(), Key=to_attributes(keys.refunds(card_id, payment_seq)),
-                                   ConsistentRead=True)
-    item = from_attributes(response["Item"]) if "Item" in response else {}
-    return item.get("refunded", 0), item.get("stars_due_back", 0), item.get("version", 0)
-
-
 def refunded_update(card_id: str, payment_seq: int, version: int, refunded: int, stars_due_back: int) -> dict[str, Any]:
     """Record a payment's refunded totals, guarded by the version they were read at, so two
     concurrent refunds can never together exceed the payment."""
@@ -173,3 +158,20 @@ def refunded_update(card_id: str, payment_seq: int, version: int, refunded: int,
         "ConditionExpression": condition, "ExpressionAttributeNames": {"#version": "version"},
         "ExpressionAttributeValues": to_attributes(values),
     }}
+
+
+def get_payment_for_refund(card_id: str, seq: int) -> tuple[LedgerEntry | None, Card | None, tuple[int, int, int]]:
+    """The payment entry, its card and its refunded totals in one strongly consistent BatchGetItem."""
+    wanted = {"entry": keys.ledger_entry(card_id, seq), "card": keys.card(card_id), "refunds": keys.refunds(card_id, seq)}
+    request = {_table(): {"Keys": [to_attributes(key) for key in wanted.values()], "ConsistentRead": True}}
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    while request:
+        response = dynamodb().batch_get_item(RequestItems=request)
+        for raw in response.get("Responses", {}).get(_table(), []):
+            item = from_attributes(raw)
+            found[(item["PK"], item["SK"])] = item
+        request = response.get("UnprocessedKeys") or {}
+    entry, card, refunds = (found.get((key["PK"], key["SK"])) for key in wanted.values())
+    refunds = refunds or {}
+    return (entry_from_item(entry) if entry else None, card_from_item(card) if card else None,
+            (refunds.get("refunded", 0), refunds.get("stars_due_back", 0), refunds.get("version", 0)))
