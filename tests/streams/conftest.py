@@ -1,0 +1,119 @@
+"""Helpers for stream tests: record what the pump delivers, replay records to the handler,
+snapshot and wipe the Views table, and read the events that reached the bus."""
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from chalicelib.settings import get_settings
+from chalicelib.store.client import from_attributes
+
+
+@pytest.fixture
+def deliveries(drain):
+    """drain() that also returns every record it delivered, in delivery order (copies)."""
+    pump = drain.pump
+    original = pump._deliver
+
+    def run() -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = []
+
+        def recording(event: dict[str, Any]) -> Any:
+            records.extend(copy.deepcopy(event["Records"]))
+            return original(event)
+
+        pump._deliver = recording
+        try:
+            drain()
+        finally:
+            pump._deliver = original
+        return records
+
+    return run
+
+
+@pytest.fixture
+def handler(client):
+    """Hand these records to the stream handler as one Lambda batch; returns its response."""
+
+    def invoke(records: list[dict[str, Any]]) -> dict[str, Any]:
+        return client.lambda_.invoke("on_ledger_change", {"Records": copy.deepcopy(records)}).payload
+
+    return invoke
+
+
+@pytest.fixture
+def views(aws):
+    """The Views table: snapshot() every item (minus delivery-time fields), wipe() them all."""
+
+    class Views:
+        def __init__(self) -> None:
+            self.client = boto3.client("dynamodb")
+            self.table = get_settings().views_table
+
+        def items(self) -> list[dict[str, Any]]:
+            found, kwargs = [], {"TableName": self.table}
+            while True:
+                page = self.client.scan(**kwargs)
+                found += [from_attributes(item) for item in page["Items"]]
+                if "LastEvaluatedKey" not in page:
+                    return found
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+        def snapshot(self) -> dict[tuple[str, str], dict[str, Any]]:
+            # An event marker's expiry is stamped when the event is sent, not derived from the change.
+            return {(item["PK"], item["SK"]): {k: v for k, v in item.items() if not (k == "expires_at" and
+                                                                                       item["PK"].startswith("EVENT#"))}
+                    for item in self.items()}
+
+        def wipe(self, prefix: str = "") -> None:
+            for item in self.items():
+                if item["PK"].startswith(prefix):
+                    self.client.delete_item(TableName=self.table, Key={"PK": {"S": item["PK"]}, "SK": {"S": item["SK"]}})
+
+    return Views()
+
+
+@pytest.fixture
+def bus(aws):
+    """An SQS queue subscribed to everything with source omnicard on the omnicard bus.
+    `bus.received()` returns every event delivered so far (accumulated across calls)."""
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    queue = sqs.create_queue(QueueName="omnicard-events-test")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    class Bus:
+        def __init__(self) -> None:
+            self.seen: list[dict[str, Any]] = []
+            self.subscribe()
+
+        def subscribe(self) -> None:
+            bus_name = get_settings().event_bus
+            events.put_rule(Name="everything", EventBusName=bus_name, EventPattern=json.dumps({"source": ["omnicard"]}))
+            events.put_targets(Rule="everything", EventBusName=bus_name, Targets=[{"Id": "queue", "Arn": arn}])
+
+        def received(self) -> list[dict[str, Any]]:
+            while True:
+                messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+                if not messages:
+                    return list(self.seen)
+                for message in messages:
+                    self.seen.append(json.loads(message["Body"]))
+                    sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+
+    return Bus()
+
+
+def entry_records(records: list[dict[str, Any]], kind: str | None = None) -> list[dict[str, Any]]:
+    """The records of new ledger entries (optionally of one kind), in delivery order."""
+    return [r for r in records if r["eventName"] == "INSERT" and r["dynamodb"]["Keys"]["SK"]["S"].startswith("TX#")
+            and "NewImage" in r and "tx_id" in r["dynamodb"]["NewImage"]
+            and (kind is None or r["dynamodb"]["NewImage"]["kind"]["S"] == kind)]
+
+
+def card_records(records: list[dict[str, Any]], card_id: str) -> list[dict[str, Any]]:
+    return [r for r in records if r["dynamodb"]["Keys"] == {"PK": {"S": f"CARD#{card_id}"}, "SK": {"S": "CARD"}}]
