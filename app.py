@@ -3,6 +3,7 @@ import os
 
 from chalice import Chalice, Cron
 
+from chalicelib import observability
 from chalicelib.api import activity, auto_reload, cards, members, meta, reports, stars
 from chalicelib.services import stars as star_service
 from chalicelib.settings import configured_rules
@@ -13,6 +14,12 @@ configured_rules()  # a bad rules file stops start-up here, naming the field
 app = Chalice(app_name="omnicard", configure_logs=False)
 for blueprint in (meta.bp, members.bp, cards.bp, stars.bp, auto_reload.bp, activity.bp, reports.bp):
     app.register_blueprint(blueprint)
+
+# Logs, metrics and traces around every invocation, outermost first (Powertools' handler
+# decorators do not fit Chalice's handlers).
+app.register_middleware(observability.observe_invocation, "all")
+app.register_middleware(observability.observe_request, "http")
+app.register_middleware(observability.observe_stream, "dynamodb")
 
 # The real stream ARN is set by infra/template.json over the generated event source mapping.
 LEDGER_STREAM_ARN = os.environ.get(

@@ -1,6 +1,186 @@
-"""Powertools logger, created once per process."""
+"""Logs, metrics and traces through Powertools: created once per process, applied to every
+invocation by Chalice middleware (Powertools' handler decorators do not fit Chalice's one-argument
+handlers; see AWS-NOTES).
+
+- Logs are JSON lines with the Lambda context, a cold-start flag and correlation ids
+  (`correlation_id` = API Gateway's request id, `idempotency_key`, `card_id`, `tx_id`, …).
+  Correlation values are ids only: never a card number, a token or a request body.
+- Metrics are CloudWatch EMF, namespace POWERTOOLS_METRICS_NAMESPACE, flushed once per invocation:
+  per request `Requests`/`Failures` (5xx)/`Refusals` (4xx) by operation and channel, one count per
+  new transaction (`Reloads`, `Payments`, `Redemptions`, …), and per stream batch `StreamRecords`,
+  `StreamRecordFailures` and `StreamLag` (from the records' ApproximateCreationDateTime).
+- Traces: X-Ray through Tracer, one `## <function>` subsegment per invocation with the
+  correlation ids as annotations. Tracer disables itself outside Lambda and under `chalice local`.
+
+Per stage (.chalice/config.json): POWERTOOLS_LOG_LEVEL, POWERTOOLS_LOGGER_SAMPLE_RATE (share of
+invocations logged at DEBUG), POWERTOOLS_TRACE_DISABLED, POWERTOOLS_METRICS_DISABLED; `xray`
+turns on active tracing for the stage's functions."""
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
 
-logger = Logger(service="omnicard")
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from chalice.app import Request, Response
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "omnicard"
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Omnicard"
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+# botocore only: DynamoDB and EventBridge calls are the latency worth tracing, and patching every
+# supported library (http.client too) would trace each AWS call twice and lengthen the cold start.
+tracer = Tracer(service=SERVICE, patch_modules=["botocore"])
+
+# The business name of the count a new transaction adds; transfer_in is the other half of a transfer.
+TRANSACTION_METRICS = {
+    "reload": "Reloads", "auto_reload": "AutoReloads", "payment": "Payments", "purchase": "Purchases",
+    "redemption": "Redemptions", "refund": "Refunds", "adjustment": "Adjustments",
+    "transfer_out": "Transfers", "stars_expired": "StarsExpirations",
+}
+# Keys that become X-Ray annotations (searchable) when an invocation has them.
+_ANNOTATED = ("operation", "channel", "card_id", "member_id", "tx_id", "status")
+
+# This invocation's correlation keys: one invocation per Lambda process, one per thread locally.
+_invocation: ContextVar[dict[str, Any]] = ContextVar("omnicard_invocation")
+_cold_start = [True]
+
+
+def correlate(**keys: Any) -> None:
+    """Add ids to this invocation's later log lines (and trace annotations); None is skipped.
+
+    Ids only: never a card number, a token or a body."""
+    present = {name: value for name, value in keys.items() if value is not None}
+    if present:
+        _keys().update(present)
+        logger.thread_safe_append_keys(**present)
+
+
+def record_transactions(result: Any) -> None:
+    """Count the transactions a request created (a Transaction, or a transfer's out/in pair) and
+    put their ids in the logs. Call it once per executed request, not for an idempotent replay."""
+    transactions = [result] if _is_transaction(result) else (
+        [value for value in result.values() if _is_transaction(value)] if isinstance(result, dict) else [])
+    for transaction in transactions:
+        name = TRANSACTION_METRICS.get(transaction["kind"])
+        if name:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    if transactions:
+        correlate(tx_id=transactions[0]["tx_id"])
+        if len(transactions) > 1:
+            correlate(tx_ids=[transaction["tx_id"] for transaction in transactions])
+
+
+def observe_invocation(event: Any, get_response: Callable[[Any], Any]) -> Any:
+    """Middleware for every event type: Lambda context in the logs, a trace subsegment, and the
+    invocation's metrics flushed at the end, whatever happened."""
+    context = event.lambda_context if isinstance(event, Request) else getattr(event, "context", None)
+    name = getattr(context, "function_name", None) or SERVICE
+    _begin(context)
+    try:
+        with _subsegment(name):
+            return get_response(event)
+    except Exception:
+        # Event handlers only: a route's errors become responses inside Chalice (see api/http.py).
+        logger.exception("invocation failed")
+        metrics.add_metric(name="InvocationErrors", unit=MetricUnit.Count, value=1)
+        raise
+    finally:
+        _flush_metrics()
+
+
+def observe_request(request: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Middleware for HTTP: the request id as correlation id, outcome metrics by operation and
+    channel, and one access log line."""
+    started = time.perf_counter()
+    correlate(correlation_id=(request.context or {}).get("requestId"), http_method=request.method,
+              route=request.path)
+    response = get_response(request)
+    status = response.status_code
+    keys = _keys()
+    metrics.add_dimension(name="operation", value=str(keys.get("operation") or request.path))
+    metrics.add_dimension(name="channel", value=str(keys.get("channel") or "none"))
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=int(status >= 500))
+    metrics.add_metric(name="Refusals", unit=MetricUnit.Count, value=int(400 <= status < 500))
+    correlate(status=status)
+    logger.info("request served", extra={"duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+    return response
+
+
+def observe_stream(event: Any, get_response: Callable[[Any], Any]) -> Any:
+    """Middleware for DynamoDB stream batches: records, failed records, and lag (how long the
+    batch's oldest change waited before its views were updated)."""
+    records = event.to_dict().get("Records") or []
+    function_name = getattr(event.context, "function_name", None) or "stream"
+    metrics.add_dimension(name="operation", value=str(function_name))
+    created = [float(r["dynamodb"]["ApproximateCreationDateTime"]) for r in records
+               if "ApproximateCreationDateTime" in r.get("dynamodb", {})]
+    if created:
+        lag_ms = max(0.0, (time.time() - min(created)) * 1000)
+        metrics.add_metric(name="StreamLag", unit=MetricUnit.Milliseconds, value=round(lag_ms, 1))
+    metrics.add_metric(name="StreamRecords", unit=MetricUnit.Count, value=len(records))
+    if records:
+        correlate(records=len(records),
+                  first_sequence_number=records[0].get("dynamodb", {}).get("SequenceNumber"),
+                  last_sequence_number=records[-1].get("dynamodb", {}).get("SequenceNumber"))
+    result = get_response(event)
+    failures = len(result.get("batchItemFailures") or []) if isinstance(result, dict) else 0
+    metrics.add_metric(name="StreamRecordFailures", unit=MetricUnit.Count, value=failures)
+    if failures:
+        logger.warning("stream batch had failed records", extra={"failed_records": failures})
+    else:
+        logger.info("stream batch processed")
+    return result
+
+
+def _keys() -> dict[str, Any]:
+    try:
+        return _invocation.get()
+    except LookupError:  # outside an invocation (a test calling a service directly)
+        keys: dict[str, Any] = {}
+        _invocation.set(keys)
+        return keys
+
+
+def _is_transaction(value: Any) -> bool:
+    return isinstance(value, dict) and "tx_id" in value and "kind" in value
+
+
+def _begin(context: Any) -> None:
+    cold_start, _cold_start[0] = _cold_start[0], False
+    _invocation.set({})
+    logger.thread_safe_clear_keys()
+    logger.refresh_sample_rate_calculation()
+    metrics.clear_metrics()
+    correlate(cold_start=cold_start, function_name=getattr(context, "function_name", None),
+              function_request_id=getattr(context, "aws_request_id", None))
+
+
+@contextmanager
+def _subsegment(name: str) -> Iterator[None]:
+    if tracer.disabled:
+        yield
+        return
+    with tracer.provider.in_subsegment(name=f"## {name}") as subsegment:
+        subsegment.put_annotation(key="ColdStart", value=bool(_keys().get("cold_start")))
+        subsegment.put_annotation(key="Service", value=SERVICE)
+        try:
+            yield
+        finally:
+            for key in _ANNOTATED:
+                value = _keys().get(key)
+                if value is not None:
+                    subsegment.put_annotation(key=key, value=value)
+
+
+def _flush_metrics() -> None:
+    # Flushing an empty set only warns; with metrics disabled Powertools keeps the set, so clear it.
+    if metrics.metric_set:
+        metrics.flush_metrics()
+    metrics.clear_metrics()

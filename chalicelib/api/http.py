@@ -19,7 +19,7 @@ from chalicelib.api.problems import json_response, problem, problem_response
 from chalicelib.domain.errors import (DomainError, IdempotencyKeyRequired, PayloadTooLarge, UnsupportedMediaType,
                                       ValidationFailed)
 from chalicelib.domain.principals import Principal
-from chalicelib.observability import logger
+from chalicelib.observability import correlate, logger, record_transactions
 from chalicelib.settings import get_settings
 from chalicelib.store import idempotency
 from chalicelib.store.idempotency import IdempotencyLock, StoredResponse
@@ -86,7 +86,10 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, status: int
 
         def _serve(request: Any, params: dict[str, str]) -> Response:
             headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+            correlate(operation=view.__name__, card_id=params.get("card_id"), member_id=params.get("member_id"))
             principal = None if public else auth.authenticate(headers.get("authorization"))
+            if principal is not None:
+                correlate(role=principal.role, channel=principal.channel)
             call = Call(principal=principal, headers=headers)
             raw = None
             if body is not None:
@@ -95,11 +98,13 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, status: int
             if query is not None:
                 call.query = _validate(query, dict(request.query_params or {}), "query")
             key = _idempotency_key(headers, idempotency_key) if method == "POST" else None
+            correlate(idempotency_key=key)
             if key is None:
                 return _success(view(call, **params))
             fingerprint = _fingerprint(method, path, params, raw)
             outcome = idempotency.begin(principal.sub, key, fingerprint, clock.now(), status)
             if isinstance(outcome, StoredResponse):
+                correlate(replayed=True)
                 return json_response(outcome.body, outcome.status, {"Idempotent-Replayed": "true"})
             call.lock = outcome
             try:
@@ -114,12 +119,15 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, status: int
                 idempotency.release(outcome)
                 raise
             payload = _dump(result)
+            record_transactions(payload)
             if not completes_in_transaction:
                 idempotency.complete(outcome, status, payload)
             return json_response(payload, status)
 
         def _success(result: Any) -> Response:
-            return json_response(_dump(result), status)
+            payload = _dump(result)
+            record_transactions(payload)
+            return json_response(payload, status)
 
         handle.__name__ = view.__name__
         handle.__doc__ = view.__doc__
