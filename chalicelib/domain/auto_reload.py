@@ -24,7 +24,9 @@ def plan_settings(card: Card, threshold: Money, amount: Money, limits: MoneyLimi
         raise LimitExceeded(f"an auto-reload amount must be between {limits.reload_min} and {limits.reload_max} minor units")
     if threshold.amount + amount.amount > limits.balance_cap:
         raise LimitExceeded(f"threshold + amount must not exceed the balance cap of {limits.balance_cap} minor units")
-    return AutoReload(threshold=threshold, amount=amount)
+    # Plain Money (not the request's PositiveMoney) so settings compare equal to the stored ones.
+    return AutoReload(threshold=Money(amount=threshold.amount, currency=threshold.currency),
+                      amount=Money(amount=amount.amount, currency=amount.currency))
 
 
 def triggering_tx(before: Card | None, after: Card) -> str | None:
