@@ -16,13 +16,14 @@ from pydantic import BaseModel, ValidationError
 from chalicelib import clock
 from chalicelib.api import auth
 from chalicelib.api.problems import json_response, problem, problem_response
-from chalicelib.domain.errors import (DomainError, IdempotencyKeyRequired, PayloadTooLarge, UnsupportedMediaType,
-                                      ValidationFailed)
+from chalicelib.domain.errors import (DomainError, IdempotencyKeyRequired, PayloadTooLarge, ServiceUnavailable,
+                                      UnsupportedMediaType, ValidationFailed)
 from chalicelib.domain.principals import Principal
 from chalicelib.observability import correlate, logger, record_transactions
 from chalicelib.settings import get_settings
 from chalicelib.store import idempotency
 from chalicelib.store.idempotency import IdempotencyLock, StoredResponse
+from chalicelib.store.transactions import is_throttling
 
 # Accepted at the routing layer so that a wrong content type gets our problem+json, not Chalice's 415.
 _ROUTE_CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded",
@@ -79,7 +80,11 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, status: int
                 return _serve(request, params)
             except DomainError as error:
                 return problem_response(error)
-            except Exception:  # a bug, not the client's fault: log it, answer a problem without a trace
+            except Exception as error:
+                if is_throttling(error):  # still throttled after botocore's retries: the client retries later
+                    return problem_response(ServiceUnavailable(
+                        "the card store is busy; retry with the same Idempotency-Key", headers={"Retry-After": "1"}))
+                # a bug, not the client's fault: log it, answer a problem without a trace
                 logger.exception("unhandled error", extra={"route": path, "method": method})
                 return json_response({"type": "about:blank", "title": "Internal error", "status": 500,
                                       "detail": "internal error", "code": "internal_error"}, 500)

@@ -9,6 +9,15 @@ from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.store.client import dynamodb
 
 
+# Errors botocore's standard retry mode already retried with backoff; still failing → 503, retry later.
+THROTTLING = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+                        "InternalServerError", "ServiceUnavailable"})
+
+
+def is_throttling(exc: Exception) -> bool:
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in THROTTLING
+
+
 class TransactionCancelled(Exception):
     """The transaction applied nothing; `failed` names the items whose condition failed and
     `conflict` says whether another transaction was in the way (retry)."""
@@ -34,8 +43,7 @@ def transact(items: list[tuple[str, dict[str, Any]]]) -> None:
             raise TransactionCancelled(failed, conflict or not failed) from exc
         if code in ("TransactionInProgressException", "TransactionConflictException"):
             raise TransactionCancelled(set(), True) from exc
-        if code in ("ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-                    "InternalServerError", "ServiceUnavailable"):
+        if code in THROTTLING:
             raise ServiceUnavailable("the card store is busy; retry with the same Idempotency-Key",
                                      headers={"Retry-After": "1"}) from exc
         raise
