@@ -15,7 +15,9 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from chalicelib.streams import activity, auto_reload, changes, events, reports, wallet
 from chalicelib.streams.changes import CardChange, EntryAdded, MemberChange
 
-_processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+# A batch whose every record failed is reported record by record too (rather than raised): the
+# event source mapping retries it from the first failure either way, and the report names them all.
+_processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
 _STEPS: dict[type, tuple[Callable[[Any], None], ...]] = {
     CardChange: (lambda change: wallet.project(change.item), activity.on_card, reports.on_card, auto_reload.on_card,

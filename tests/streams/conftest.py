@@ -111,7 +111,7 @@ def bus(aws):
 def entry_records(records: list[dict[str, Any]], kind: str | None = None) -> list[dict[str, Any]]:
     """The records of new ledger entries (optionally of one kind), in delivery order."""
     return [r for r in records if r["eventName"] == "INSERT" and r["dynamodb"]["Keys"]["SK"]["S"].startswith("TX#")
-            and "NewImage" in r and "tx_id" in r["dynamodb"]["NewImage"]
+            and "tx_id" in r["dynamodb"].get("NewImage", {})
             and (kind is None or r["dynamodb"]["NewImage"]["kind"]["S"] == kind)]
 
 
