@@ -33,6 +33,25 @@ class MoneyLimits(BaseModel):
         return self
 
 
+class AbuseLimits(BaseModel):
+    """Limits against abuse, enforced atomically in DynamoDB (Lambda has many instances)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    reloads_per_card_per_hour: int = Field(10, ge=1)
+    reload_amount_per_card_per_day: int = Field(100_000, gt=0, description="minor units, per programme-zone day")
+    requests_per_principal_per_minute: int = Field(600, ge=0, description="0 switches the rate limit off")
+
+
+class Approvals(BaseModel):
+    """Adjustments above these (absolute) sizes wait for another supervisor's approval."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    money_threshold: int = Field(5_000, ge=0, description="minor units")
+    stars_threshold: int = Field(500, ge=0)
+
+
 class Rules(BaseModel):
     """The programme's rules: configuration, not code (see README, Rules)."""
 
@@ -40,6 +59,8 @@ class Rules(BaseModel):
 
     money: MoneyLimits = Field(default_factory=MoneyLimits)
     stars: StarRules = Field(default_factory=StarRules)
+    limits: AbuseLimits = Field(default_factory=AbuseLimits)
+    approvals: Approvals = Field(default_factory=Approvals)
 
 
 class Settings(BaseModel):

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import secrets
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from chalicelib.domain.errors import CardNotActive, CurrencyMismatch, InsufficientFunds, LimitExceeded, ValidationFailed
 from chalicelib.domain.money import Money, require_currency
-from chalicelib.settings import MoneyLimits
+from chalicelib.settings import MoneyLimits, Rules
 
 Status = Literal["active", "frozen", "closed"]
 
@@ -36,6 +37,10 @@ class Card(BaseModel):
     ledger_seq: int = 0
     auto_reload: AutoReload | None = None
     auto_reload_payment_ref: str | None = None  # charged by auto-reloads; not shown by the API
+    reload_hour: str | None = None  # abuse limits: the current hour's and day's reload tallies
+    reloads_in_hour: int = 0
+    reload_day: str | None = None
+    reloaded_in_day: int = 0
     created_at: str
     updated_at: str
 
@@ -48,6 +53,7 @@ class BalanceChange(BaseModel):
     card: Card
     delta: int
     require_active: bool = True
+    updates: dict[str, Any] = {}  # other card fields written with the balance (reload tallies, auto-reload)
 
     @property
     def balance_after(self) -> int:
@@ -89,13 +95,25 @@ def require_active(card: Card) -> None:
         raise CardNotActive(f"card {card.card_id} is {card.status}")
 
 
-def plan_reload(card: Card, amount: Money, limits: MoneyLimits) -> BalanceChange:
-    """A reload: active card, per-reload bounds, never above the balance cap."""
+def plan_reload(card: Card, amount: Money, rules: Rules, now: datetime) -> BalanceChange:
+    """A reload: active card, per-reload bounds, never above the balance cap, and within the card's
+    hourly count and daily amount (fixed windows in the programme's zone)."""
+    limits, abuse = rules.money, rules.limits
     require_currency(amount, card.currency)
     require_active(card)
     if not limits.reload_min <= amount.amount <= limits.reload_max:
         raise LimitExceeded(f"a reload must be between {limits.reload_min} and {limits.reload_max} minor units")
-    return plan_credit(card, amount.amount, limits)
+    local = now.astimezone(rules.stars.zone)
+    hour, day = local.strftime("%Y-%m-%dT%H"), local.strftime("%Y-%m-%d")
+    reloads = card.reloads_in_hour if card.reload_hour == hour else 0
+    reloaded = card.reloaded_in_day if card.reload_day == day else 0
+    if reloads + 1 > abuse.reloads_per_card_per_hour:
+        raise LimitExceeded(f"at most {abuse.reloads_per_card_per_hour} reloads per card per hour")
+    if reloaded + amount.amount > abuse.reload_amount_per_card_per_day:
+        raise LimitExceeded(f"at most {abuse.reload_amount_per_card_per_day} minor units reloaded per card per day")
+    change = plan_credit(card, amount.amount, limits)
+    return change.model_copy(update={"updates": {"reload_hour": hour, "reloads_in_hour": reloads + 1,
+                                                 "reload_day": day, "reloaded_in_day": reloaded + amount.amount}})
 
 
 def plan_credit(card: Card, amount: int, limits: MoneyLimits, *, require_active_card: bool = True) -> BalanceChange:

@@ -84,7 +84,7 @@ def _attempt(card_id: str, lock: IdempotencyLock) -> Transaction | str:
     if reason is not None:
         return reason
     assert card.auto_reload is not None
-    change = rules.plan_reload(card, card.auto_reload.amount, get_settings().rules.money)
+    change = rules.plan_reload(card, card.auto_reload.amount, get_settings().rules, clock.now())
     entry = ledger_entry(SYSTEM, change, "auto_reload", lock, payment_ref=card.auto_reload_payment_ref)
     result: Transaction = commit_moves([change], [entry], lock)
     return result

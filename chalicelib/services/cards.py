@@ -133,7 +133,7 @@ def set_status(principal: Principal, card_id: str, status: str) -> CardResource:
 def reload(principal: Principal, card_id: str, amount: Money, payment_ref: str, lock: IdempotencyLock | None) -> Transaction:
     def attempt() -> Transaction:
         card = authorized_card(principal, card_id, "customer", "agent", "pos")
-        change = rules.plan_reload(card, amount, get_settings().rules.money)
+        change = rules.plan_reload(card, amount, get_settings().rules, clock.now())
         entry = ledger_entry(principal, change, "reload", lock, payment_ref=payment_ref)
         return commit_moves([change], [entry], lock)
 

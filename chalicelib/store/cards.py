@@ -69,14 +69,23 @@ def balance_update(change: BalanceChange, now_iso: str) -> dict[str, Any]:
         ":floor": max(0, -change.delta), ":ceiling": cap - max(0, change.delta),
     }
     names = {"#version": "version"}
+    sets = ["balance = balance + :delta", "#version = #version + :one", "ledger_seq = ledger_seq + :one",
+            "updated_at = :now"]
+    removes = []
+    for index, (field, value) in enumerate(change.updates.items()):
+        names[f"#u{index}"] = field
+        if value is None:
+            removes.append(f"#u{index}")
+        else:
+            sets.append(f"#u{index} = :u{index}")
+            values[f":u{index}"] = value
     if change.require_active:
         conditions.append("#status = :active")
         values[":active"] = "active"
         names["#status"] = "status"
     return {"Update": {
         "TableName": _table(), "Key": to_attributes(keys.card(card.card_id)),
-        "UpdateExpression": "SET balance = balance + :delta, #version = #version + :one, "
-                            "ledger_seq = ledger_seq + :one, updated_at = :now",
+        "UpdateExpression": "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""),
         "ConditionExpression": " AND ".join(conditions),
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": to_attributes(values),

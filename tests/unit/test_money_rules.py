@@ -7,9 +7,13 @@ from chalicelib.domain import cards as rules
 from chalicelib.domain.cards import Card
 from chalicelib.domain.errors import CardNotActive, CurrencyMismatch, InsufficientFunds, LimitExceeded, ValidationFailed
 from chalicelib.domain.money import Money
-from chalicelib.settings import MoneyLimits, Rules, SettingsError, load_rules
+from datetime import datetime, timedelta, timezone
+
+from chalicelib.settings import AbuseLimits, MoneyLimits, Rules, SettingsError, load_rules
 
 LIMITS = MoneyLimits()
+RULES = Rules()
+NOW = datetime(2026, 3, 10, 14, 30, tzinfo=timezone.utc)
 
 
 def card(balance=0, status="active", currency="USD", card_id="crd_a"):
@@ -23,24 +27,24 @@ def usd(amount):
 
 @pytest.mark.parametrize("amount", [500, 50_000])
 def test_reload_bounds_are_inclusive(amount):
-    assert rules.plan_reload(card(), usd(amount), LIMITS).balance_after == amount
+    assert rules.plan_reload(card(), usd(amount), RULES, NOW).balance_after == amount
 
 
 @pytest.mark.parametrize("amount", [499, 50_001])
 def test_reload_outside_bounds_is_limit_exceeded(amount):
     with pytest.raises(LimitExceeded):
-        rules.plan_reload(card(), usd(amount), LIMITS)
+        rules.plan_reload(card(), usd(amount), RULES, NOW)
 
 
 def test_reload_to_exactly_the_cap_is_allowed_and_one_cent_more_is_not():
-    assert rules.plan_reload(card(99_500), usd(500), LIMITS).balance_after == 100_000
+    assert rules.plan_reload(card(99_500), usd(500), RULES, NOW).balance_after == 100_000
     with pytest.raises(LimitExceeded):
-        rules.plan_reload(card(99_501), usd(500), LIMITS)
+        rules.plan_reload(card(99_501), usd(500), RULES, NOW)
 
 
 def test_frozen_card_neither_reloads_nor_pays():
     with pytest.raises(CardNotActive):
-        rules.plan_reload(card(status="frozen"), usd(500), LIMITS)
+        rules.plan_reload(card(status="frozen"), usd(500), RULES, NOW)
     with pytest.raises(CardNotActive):
         rules.plan_payment(card(1000, status="frozen"), usd(1))
 
@@ -107,3 +111,27 @@ def test_rules_file_errors_name_the_field(tmp_path):
     with pytest.raises(SettingsError, match="reload_min must not exceed reload_max"):
         load_rules(str(path))
     assert load_rules(None) == Rules()
+
+
+def _reloaded(card_, amount, now):
+    change = rules.plan_reload(card_, usd(amount), RULES, now)
+    return card_.model_copy(update={"balance": change.balance_after, **change.updates})
+
+
+def test_the_tenth_reload_in_an_hour_passes_and_the_eleventh_is_refused_until_the_next_hour():
+    current = card()
+    for _ in range(10):
+        current = _reloaded(current, 500, NOW)
+    with pytest.raises(LimitExceeded, match="reloads per card per hour"):
+        rules.plan_reload(current, usd(500), RULES, NOW + timedelta(minutes=29))
+    assert rules.plan_reload(current, usd(500), RULES, NOW + timedelta(minutes=30)).updates["reloads_in_hour"] == 1
+
+
+def test_daily_reload_amount_is_inclusive_and_resets_at_the_programmes_midnight():
+    strict = RULES.model_copy(update={"limits": AbuseLimits(reload_amount_per_card_per_day=1000)})
+    current = card()
+    change = rules.plan_reload(current, usd(1000), strict, NOW)
+    current = current.model_copy(update={"balance": change.balance_after, **change.updates})
+    with pytest.raises(LimitExceeded, match="per card per day"):
+        rules.plan_reload(current, usd(500), strict, NOW.replace(hour=23, minute=59))
+    assert rules.plan_reload(current, usd(500), strict, NOW + timedelta(days=1)).updates["reloaded_in_day"] == 500
