@@ -77,6 +77,7 @@ def main() -> int:
 
         reset_settings()
         stream_arns = create_tables(boto3.client("dynamodb"), get_settings())
+        _create_event_bus(boto3.client("events"), get_settings().event_bus)
         app = config.chalice_app
         pump_thread = _start_pump(app, stream_arns.get("LedgerTable", ""), stop)
         server = create_local_server(app, config, HOST, port)
@@ -117,6 +118,20 @@ def _load_chalice_config() -> Any:
         if current != value:
             logger.info("%s from the environment overrides .chalice/config.json's %s stage", name, STAGE)
     return config
+
+
+def _create_event_bus(events: Any, name: str) -> None:
+    """The bus the stream handler publishes change events to (moto's, or AWS_ENDPOINT_URL's)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        events.create_event_bus(Name=name)
+        logger.info("created event bus %s", name)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+            logger.warning("event bus %s unavailable (%s): change events will fail and their records be parked", name, exc)
+    except BotoCoreError as exc:
+        logger.warning("event bus %s unavailable (%s): change events will fail and their records be parked", name, exc)
 
 
 def _start_pump(app: Any, stream_arn: str, stop: threading.Event) -> threading.Thread | None:
