@@ -16,8 +16,10 @@ TEST_ENV := -u AWS_PROFILE -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_DYNAMODB -u A
 
 PYTEST_ARGS ?=
 ROLE ?= customer
+STAGE ?= dev
+PACKAGE_REGION ?= $(or $(AWS_DEFAULT_REGION),us-east-1)
 
-.PHONY: .venv run test token requirements clean
+.PHONY: .venv run test token requirements package clean
 
 .venv: $(STAMP)
 
@@ -44,6 +46,14 @@ token: $(STAMP)
 # chalice package reads only requirements.txt: regenerate it from [project].dependencies.
 requirements: $(STAMP)
 	$(BIN)/python -m local.export_requirements
+
+# make package [STAGE=dev]: the deployable SAM template and code zip of a stage in build/$(STAGE)/
+# (sam.json, deployment.zip): Chalice's output merged with infra/template.json, then linted. Needs a
+# region (PACKAGE_REGION, default AWS_DEFAULT_REGION or us-east-1), never credentials; the Lambda
+# wheels come from PyPI. Deploy it as the README's Deploy section says.
+package: $(STAMP)
+	$(BIN)/python -m infra.package --stage $(STAGE) --region $(PACKAGE_REGION) --out build/$(STAGE)
+	$(BIN)/cfn-lint build/$(STAGE)/sam.json
 
 clean:
 	rm -rf $(VENV) local/.state build dist *.egg-info .pytest_cache .hypothesis

@@ -98,8 +98,9 @@ def observe_request(request: Request, get_response: Callable[[Request], Response
     """Middleware for HTTP: the request id as correlation id, outcome metrics by operation and
     channel, and one access log line."""
     started = time.perf_counter()
-    correlate(correlation_id=(request.context or {}).get("requestId"), http_method=request.method,
-              route=request.path)
+    # API Gateway's request id (in its access logs and x-amzn-RequestId); locally the invocation's.
+    request_id = (request.context or {}).get("requestId") or _keys().get("function_request_id")
+    correlate(correlation_id=request_id, http_method=request.method, route=request.path)
     response = get_response(request)
     status = response.status_code
     keys = _keys()

@@ -1,0 +1,109 @@
+"""The code zip `make package` writes is complete on its own: in a clean venv holding nothing but the
+zip's contents, `import app` works with the tracer on (as in Lambda) and the handler serves a
+request. A runtime dependency missing from requirements.txt, or aws_xray_sdk, shows here."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.infra.sam_package import ROOT, Package
+
+# Runs inside the clean venv with `python -I`: imports only from the unzipped package and the stdlib.
+_SERVE_HEALTH = r"""
+import json, sys
+task_root = sys.argv[1]
+sys.path.insert(0, task_root)
+import app
+from chalicelib.observability import tracer
+
+class Context:
+    function_name = "omnicard-dev-APIHandler"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:omnicard-dev-APIHandler"
+    aws_request_id = "lambda-request-1"
+    def get_remaining_time_in_millis(self):
+        return 30000
+
+event = {"resource": "/v1/health", "path": "/v1/health", "httpMethod": "GET", "headers": {"accept": "application/json"},
+         "multiValueHeaders": {}, "queryStringParameters": None, "multiValueQueryStringParameters": None,
+         "pathParameters": None, "stageVariables": None, "body": None, "isBase64Encoded": False,
+         "requestContext": {"resourcePath": "/v1/health", "httpMethod": "GET", "requestId": "apigw-request-1",
+                            "path": "/api/v1/health", "stage": "api"}}
+response = app.app(event, Context())
+outside = sorted({m.__file__ for m in list(sys.modules.values())
+                  if getattr(m, "__file__", None) and "-packages" in m.__file__})
+print(json.dumps({"status": response["statusCode"], "body": json.loads(response["body"]),
+                  "tracer_enabled": not tracer.disabled, "site_packages_modules": outside}))
+"""
+
+
+@pytest.fixture(scope="module")
+def task_root(package: Package, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("task")
+    with zipfile.ZipFile(package.zip_path) as archive:
+        archive.extractall(root)
+    return root
+
+
+def _requirements() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, version = re.fullmatch(r"([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==(\S+)", line).groups()
+            pins[_normalise(name)] = version
+    return pins
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the zip holds x86_64 Linux wheels (Architectures: x86_64)")
+def test_the_zip_alone_imports_the_app_and_serves_a_request_with_tracing_on(task_root: Path, tmp_path: Path):
+    environment = tmp_path / "venv"
+    venv.create(environment, with_pip=False)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AWS_DEFAULT_REGION": "us-east-1",
+           "OMNICARD_JWT_SECRET": "zip-check-secret-0123456789abcdef0123456789",
+           # What Lambda sets: Tracer turns itself on only inside Lambda.
+           "LAMBDA_TASK_ROOT": str(task_root), "AWS_LAMBDA_FUNCTION_NAME": "omnicard-dev-APIHandler",
+           "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"}
+
+    completed = subprocess.run([str(environment / "bin" / "python"), "-I", "-c", _SERVE_HEALTH, str(task_root)],
+                               env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["status"] == 200 and result["body"] == {"status": "ok"}
+    assert result["tracer_enabled"] is True
+    assert result["site_packages_modules"] == [], "something was imported from outside the zip"
+    logs = [json.loads(line) for line in completed.stdout.splitlines()[:-1] if line.startswith("{")]
+    served = [line for line in logs if line.get("message") == "request served"]
+    assert served and served[0]["correlation_id"] == "apigw-request-1"
+
+
+def test_every_pinned_runtime_dependency_ships_at_its_pinned_version(task_root: Path):
+    shipped = {}
+    for info in task_root.glob("*.dist-info"):
+        name, version = info.name[: -len(".dist-info")].rsplit("-", 1)
+        shipped[_normalise(name)] = version
+
+    for name, version in _requirements().items():
+        assert shipped.get(name) == version, f"{name}=={version} from requirements.txt is not in the zip"
+    assert "aws_xray_sdk" in shipped, "Tracer needs aws-xray-sdk (aws-lambda-powertools[tracer])"
+
+
+def test_the_zip_ships_the_app_and_nothing_from_the_local_stack_or_tests(task_root: Path):
+    top_level = {path.name for path in task_root.iterdir()}
+
+    assert {"app.py", "chalicelib", "chalice"} <= top_level
+    assert not top_level & {"local", "tests", "bench", "infra", "moto", "pytest", "_pytest", "hypothesis", "cfnlint"}
+    assert (task_root / "chalicelib" / "observability.py").exists()
