@@ -18,7 +18,6 @@ Views table (projections written by the stream handlers):
   COUNTED#<source PK>  / <source SK>      a ledger entry already counted in its report row
   LIABILITY            / VALUE#<currency> | STARS | AS_OF           outstanding value and stars
   LIABILITY#<source PK> / SOURCE          what one card or member contributes to the totals
-  EVENT#<event_id>     / PUBLISHED        a change event already on the bus
 """
 from __future__ import annotations
 
@@ -113,7 +112,7 @@ def kind_of(pk: str, sk: str) -> str:
     return "guard"
 
 
-# --- Views table: activity feed, channel report, liability, published events ---------------
+# --- Views table: activity feed, channel report, liability ----------------------------------
 
 def activity_item(member_id: str, created_at: str, source_pk: str, seq: int) -> dict[str, str]:
     return {"PK": f"ACTIVITY#{member_id}", "SK": f"{TX_PREFIX}{created_at}#{source_pk}#{seq:012d}"}
@@ -156,7 +155,3 @@ def liability_as_of() -> dict[str, str]:
 
 def liability_source(source_pk: str) -> dict[str, str]:
     return {"PK": f"{LIABILITY}#{source_pk}", "SK": "SOURCE"}
-
-
-def published(event_id: str) -> dict[str, str]:
-    return {"PK": f"EVENT#{event_id}", "SK": "PUBLISHED"}

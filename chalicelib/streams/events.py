@@ -1,5 +1,6 @@
 """Change events from the stream: every committed change of a card, a member or the ledger goes
-to the `omnicard` bus once, as the API shows the resource, plus a stable `event_id`."""
+to the `omnicard` bus, as the API shows the resource, plus an `event_id` that is the same on
+every delivery of that change (consumers de-duplicate on it)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -33,5 +34,4 @@ def on_entry(change: EntryAdded) -> None:
 
 
 def _send(event: ChangeEvent) -> None:
-    if not event_store.already_published(event.event_id):
-        event_store.publish(event, clock.now())
+    event_store.publish(event, clock.now())

@@ -3,8 +3,9 @@
 A record that fails is reported in `batchItemFailures` and the rest of the batch is applied; the
 event source mapping retries from it (bisecting, bounded) and then parks it on the on-failure
 queue, so a poison record never blocks the shard. Every step is idempotent (version-gated views,
-counted-once counters, an idempotency record per auto-reload, event markers), so a redelivered
-record changes nothing; events go last, so a failing step never sends an event twice."""
+counted-once counters, an idempotency record per auto-reload), so a redelivered record changes
+nothing; its event is sent again with the same event_id. Events go last, so a record whose view
+step fails has sent nothing yet."""
 from __future__ import annotations
 
 from typing import Any, Callable

@@ -61,10 +61,9 @@ def test_redelivery_reordering_and_duplicate_inserts_leave_every_view_as_one_in_
     # … the auto-reload did not happen again, and nothing new was written to the ledger
     assert api.ledger(card["card_id"]) == ledger
     assert drain() == 0
-    # … and each change that was sent again (its marker was wiped) kept its event_id
+    # … and every change sent again kept its event_id
     again = bus.received()[len(sent):]
     assert {e["detail"]["event_id"] for e in again} == {e["detail"]["event_id"] for e in sent}
-    assert len(again) == len(sent)
 
 
 def test_reports_count_each_transaction_once_however_often_it_arrives(api, deliveries, handler):
