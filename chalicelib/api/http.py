@@ -21,7 +21,7 @@ from chalicelib.domain.errors import (DomainError, IdempotencyKeyRequired, Paylo
 from chalicelib.domain.principals import Principal
 from chalicelib.observability import correlate, logger, record_transactions
 from chalicelib.settings import get_settings
-from chalicelib.store import idempotency
+from chalicelib.store import idempotency, limits
 from chalicelib.store.idempotency import IdempotencyLock, StoredResponse
 from chalicelib.store.transactions import is_throttling
 
@@ -95,6 +95,7 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, status: int
             principal = None if public else auth.authenticate(headers.get("authorization"))
             if principal is not None:
                 correlate(role=principal.role, channel=principal.channel)
+                limits.admit(principal.sub, clock.now())
             call = Call(principal=principal, headers=headers)
             raw = None
             if body is not None:

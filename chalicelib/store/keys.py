@@ -18,6 +18,7 @@ Views table (projections written by the stream handlers):
   COUNTED#<source PK>  / <source SK>      a ledger entry already counted in its report row
   LIABILITY            / VALUE#<currency> | STARS | AS_OF           outstanding value and stars
   LIABILITY#<source PK> / SOURCE          what one card or member contributes to the totals
+  RATE#<sha256(sub)>   / <minute>         a principal's requests in one minute (TTL expires_at)
 """
 from __future__ import annotations
 
@@ -155,3 +156,7 @@ def liability_as_of() -> dict[str, str]:
 
 def liability_source(source_pk: str) -> dict[str, str]:
     return {"PK": f"{LIABILITY}#{source_pk}", "SK": "SOURCE"}
+
+
+def rate_window(principal_sub: str, minute: str) -> dict[str, str]:
+    return {"PK": f"RATE#{hashlib.sha256(principal_sub.encode()).hexdigest()}", "SK": minute}
