@@ -1,0 +1,1 @@
+"""Operator tools: `omnicard reconcile` (see README, Operations)."""

@@ -1,0 +1,64 @@
+"""`omnicard` command line for operators. `omnicard reconcile --help` for the options.
+
+It reads the tables named by OMNICARD_LEDGER_TABLE / OMNICARD_VIEWS_TABLE (or the flags) with the
+ambient AWS credentials and region (AWS_PROFILE, AWS_REGION …), and the rules of
+OMNICARD_RULES_FILE (default: the shipped chalicelib/rules.json). It needs no token secret."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import timedelta
+
+EXIT_OK, EXIT_BREACH, EXIT_ERROR = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="omnicard", description="Omnicard operator tools")
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("reconcile", help="check that money, stars and views are exact; "
+                                                  "exit 1 on any breach")
+    check.add_argument("--ledger-table", default=os.environ.get("OMNICARD_LEDGER_TABLE", "omnicard-ledger"))
+    check.add_argument("--views-table", default=os.environ.get("OMNICARD_VIEWS_TABLE", "omnicard-views"))
+    check.add_argument("--no-views", action="store_true", help="skip the stream-kept views")
+    check.add_argument("--stream", action="store_true",
+                       help="also read the ledger stream (last 24 h): versions gapless, entries written once")
+    check.add_argument("--expiry-grace-hours", type=float, default=26.0,
+                       help="expired stars older than this must have been written off (default 26; 0 skips)")
+    check.add_argument("--confirm", type=int, default=2, metavar="N",
+                       help="re-check a breach N more times before reporting it (default 2; 0 on a quiet stage)")
+    check.add_argument("--confirm-delay", type=float, default=3.0, metavar="SECONDS")
+    check.add_argument("--segments", type=int, default=1, help="parallel Scan segments")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    return _reconcile(args)
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from chalicelib.ops.reconcile import Scope, reconcile
+    from chalicelib.settings import SettingsError, configured_rules
+
+    try:
+        rules = configured_rules()
+    except SettingsError as exc:
+        print(f"omnicard reconcile: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    scope = Scope(ledger_table=args.ledger_table, views_table=None if args.no_views else args.views_table,
+                  rules=rules, streams_client=boto3.client("dynamodbstreams") if args.stream else None,
+                  expiry_grace=timedelta(hours=args.expiry_grace_hours) if args.expiry_grace_hours > 0 else None,
+                  segments=max(1, args.segments))
+    try:
+        report = reconcile(scope, confirm_passes=max(0, args.confirm), confirm_delay=args.confirm_delay)
+    except (BotoCoreError, ClientError) as exc:
+        print(f"omnicard reconcile: cannot read the tables: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(json.dumps(report.as_dict(), indent=2) if args.json else report.render())
+    return EXIT_OK if report.ok else EXIT_BREACH
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,291 @@
+"""The invariant checker (`omnicard reconcile`): a busy, correct world passes every invariant, and
+each kind of corruption a bug could leave behind is reported by the invariant that owns it."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import boto3
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+from chalicelib import clock as clock_module
+from chalicelib.ops import cli
+from chalicelib.ops.reconcile import Scope, reconcile
+from chalicelib.services import stars as star_service
+from chalicelib.settings import get_settings, reset_settings
+from chalicelib.store.client import from_attributes, reset_clients, to_attributes
+from local.pump import StreamPump
+from local.tables import create_tables
+from tests.conftest import ROOT, Api, chalice_app, money, tokens
+from tests.reconciled import reconcile_now, settle
+
+
+def _busy_world(api, clock):
+    """Every kind of transaction, on every channel; returns the ids worth corrupting."""
+    ada, bob = api.enrol(), api.enrol()
+    app = tokens.customer(ada["member_id"], "app")
+    ada_card = api.issue(ada["member_id"], app)["card_id"]
+    bob_card = api.issue(bob["member_id"])["card_id"]
+    gift = api.post("/v1/cards", tokens.pos("S2"), {}).json["card_id"]
+    api.reload(ada_card, 20_000, app)
+    api.reload(bob_card, 5_000, tokens.customer(bob["member_id"], "web"))
+    api.reload(gift, 3_000, tokens.pos("S2"))
+    payment = api.pay(ada_card, 4_000, tokens.pos("S1")).json
+    api.pay(ada_card, 1_250, app)
+    api.pay(gift, 700, tokens.pos("S2"))
+    api.post(f"/v1/members/{bob['member_id']}/purchases", tokens.pos("S1"), {"amount": money(9_000), "tender": "cash"})
+    api.post(f"/v1/members/{ada['member_id']}/redemptions", tokens.pos("S1"), {"reward_id": "rw_25"})
+    api.post(f"/v1/transactions/{payment['tx_id']}/refunds", tokens.pos("S1"), {"amount": money(1_000)})
+    api.post(f"/v1/transactions/{payment['tx_id']}/refunds", tokens.agent(), {})
+    api.post(f"/v1/cards/{ada_card}/transfers", tokens.agent(), {"to_card_id": bob_card, "amount": money(500)})
+    api.post(f"/v1/cards/{gift}/register", tokens.agent(), {"member_id": bob["member_id"]})
+    api.request("PUT", f"/v1/cards/{bob_card}/auto-reload", tokens.agent(),
+                {"threshold": money(5_000), "amount": money(2_000), "payment_ref": "psp-auto"})
+    api.pay(bob_card, 1_000, tokens.pos("S2"))
+    api.post(f"/v1/cards/{gift}/freeze", tokens.agent())
+    api.post(f"/v1/cards/{gift}/transfers", tokens.agent(), {"to_card_id": bob_card})
+    clock.advance(timedelta(days=200))
+    star_service.expire_due_stars()
+    return {"ada": ada["member_id"], "bob": bob["member_id"], "ada_card": ada_card, "bob_card": bob_card,
+            "gift": gift, "payment": payment["tx_id"]}
+
+
+@dataclass
+class World:
+    api: Api
+    ids: dict[str, str]
+    items: dict[tuple[str, str, str], dict[str, Any]]  # (table, PK, SK) → item, as built
+
+
+def _all_items() -> dict[tuple[str, str, str], dict[str, Any]]:
+    client, settings = boto3.client("dynamodb"), get_settings()
+    found = {}
+    for table in (settings.ledger_table, settings.views_table):
+        for page in client.get_paginator("scan").paginate(TableName=table):
+            for item in page["Items"]:
+                found[(table, item["PK"]["S"], item["SK"]["S"])] = item
+    return found
+
+
+@pytest.fixture(scope="module")
+def built_world():
+    """One busy world for the whole module (moto slows down as tables grow, so build it once)."""
+    with mock_aws():
+        reset_settings()
+        reset_clients()
+        streams = create_tables(boto3.client("dynamodb"))
+        boto3.client("events").create_event_bus(Name="omnicard")
+        clock = clock_module.FixedClock(datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc))
+        clock_module.use_clock(clock)
+        try:
+            with Client(chalice_app, stage_name="local", project_dir=str(ROOT)) as client:
+                api = Api(client)
+                pump = StreamPump(boto3.client("dynamodbstreams"), streams["LedgerTable"],
+                                  lambda event: client.lambda_.invoke("on_ledger_change", event).payload)
+                ids = _busy_world(api, clock)
+                settle(pump.drain)
+                yield World(api, ids, _all_items())
+        finally:
+            clock_module.use_clock(clock_module.SystemClock())
+    reset_clients()
+    reset_settings()
+
+
+@pytest.fixture
+def world(built_world):
+    """The busy world, put back as it was built after each test."""
+    yield built_world
+    client = boto3.client("dynamodb")
+    now = _all_items()
+    for (table, pk, sk), item in now.items():
+        if (table, pk, sk) not in built_world.items:
+            client.delete_item(TableName=table, Key={"PK": item["PK"], "SK": item["SK"]})
+    for (table, pk, sk), item in built_world.items.items():
+        if now.get((table, pk, sk)) != item:
+            client.put_item(TableName=table, Item=item)
+
+
+def test_a_busy_world_passes_every_invariant_after_the_stream_is_drained(world):
+    report = reconcile_now(views=True, history=True, expiry_grace=timedelta(hours=26))
+
+    assert report.ok, report.render()
+    assert all(o.checked > 0 for o in report.outcomes if not o.skipped), report.render()
+    # staff_actions_audited is skipped only by a version that keeps no audit records yet (issue 5).
+    assert {o.invariant for o in report.outcomes if o.skipped} <= {"staff_actions_audited"}
+    assert "all invariants hold" in report.render()
+
+
+def _ledger():
+    return boto3.client("dynamodb"), get_settings().ledger_table
+
+
+def _get(pk, sk, table=None):
+    client, ledger = _ledger()
+    return from_attributes(client.get_item(TableName=table or ledger, Key=to_attributes({"PK": pk, "SK": sk}))["Item"])
+
+
+def _put(item, table=None):
+    client, ledger = _ledger()
+    client.put_item(TableName=table or ledger, Item=to_attributes(item))
+
+
+def _delete(pk, sk):
+    client, ledger = _ledger()
+    client.delete_item(TableName=ledger, Key=to_attributes({"PK": pk, "SK": sk}))
+
+
+def _set(pk, sk, table=None, **fields):
+    _put({**_get(pk, sk, table), **fields}, table)
+
+
+def _balance_without_entry(ids):
+    _set(f"CARD#{ids['ada_card']}", "CARD", balance=_get(f"CARD#{ids['ada_card']}", "CARD")["balance"] + 1)
+
+
+def _overdraft_that_sums_right(ids):
+    """A debit the guard should have refused: the ledger still sums to the balance, which is < 0."""
+    card = _get(f"CARD#{ids['bob_card']}", "CARD")
+    last = _get(f"CARD#{ids['bob_card']}", f"TX#{card['ledger_seq']:012d}")
+    seq, debit = card["ledger_seq"] + 1, -(card["balance"] + 100)
+    _put({**last, "SK": f"TX#{seq:012d}", "seq": seq, "tx_id": f"tx_{ids['bob_card']}_{seq}", "kind": "payment",
+          "amount": money(debit), "balance_after": money(-100), "idempotency_key": "overdraft", "stars": 0})
+    _set(f"CARD#{ids['bob_card']}", "CARD", balance=-100, ledger_seq=seq, version=card["version"] + 1)
+
+
+def _lost_entry(ids):
+    _delete(f"CARD#{ids['ada_card']}", f"TX#{2:012d}")
+
+
+def _stars_minted(ids):
+    member = _get(f"MEMBER#{ids['bob']}", "MEMBER")
+    lots = {**member["lots"], "2099-01-01T00:00:00.000Z": 50}
+    _set(f"MEMBER#{ids['bob']}", "MEMBER", lots=lots, stars=sum(lots.values()))
+
+
+def _refunded_twice(ids):
+    card_id, seq = ids["payment"].removeprefix("tx_").rsplit("_", 1)
+    card = _get(f"CARD#{card_id}", "CARD")
+    refund = next(_get(f"CARD#{card_id}", f"TX#{s:012d}") for s in range(card["ledger_seq"], 0, -1)
+                  if _get(f"CARD#{card_id}", f"TX#{s:012d}")["kind"] == "refund")
+    new_seq = card["ledger_seq"] + 1
+    balance = card["balance"] + refund["amount"]["amount"]
+    _put({**refund, "SK": f"TX#{new_seq:012d}", "seq": new_seq, "tx_id": f"tx_{card_id}_{new_seq}",
+          "balance_after": money(balance), "idempotency_key": "again"})
+    _set(f"CARD#{card_id}", "CARD", balance=balance, ledger_seq=new_seq, version=card["version"] + 1)
+
+
+def _two_transactions_under_one_key(ids):
+    card = _get(f"CARD#{ids['ada_card']}", "CARD")
+    first = _get(f"CARD#{ids['ada_card']}", f"TX#{1:012d}")
+    seq = card["ledger_seq"] + 1
+    _put({**first, "SK": f"TX#{seq:012d}", "seq": seq, "tx_id": f"tx_{ids['ada_card']}_{seq}",
+          "balance_after": money(card["balance"] + first["amount"]["amount"])})
+    _set(f"CARD#{ids['ada_card']}", "CARD", balance=card["balance"] + first["amount"]["amount"], ledger_seq=seq,
+         version=card["version"] + 1)
+
+
+def _stored_response_names_nothing(ids):
+    client, ledger = _ledger()
+    record = next(from_attributes(item) for item in client.scan(TableName=ledger)["Items"]
+                  if item["PK"]["S"].startswith("IDEM#") and "tx_id" in item.get("response_body", {}).get("S", ""))
+    body = json.loads(record["response_body"])
+    body["tx_id"] = body["tx_id"] + "0"
+    _put({**record, "response_body": json.dumps(body)})
+
+
+def _wallet_stale(ids):
+    _set(f"WALLET#{ids['ada']}", f"CARD#{ids['ada_card']}", get_settings().views_table, source_version=1,
+         doc={**_get(f"WALLET#{ids['ada']}", f"CARD#{ids['ada_card']}", get_settings().views_table)["doc"],
+              "balance": money(1)})
+
+
+def _report_counted_twice(ids):
+    client = boto3.client("dynamodb")
+    views = get_settings().views_table
+    row = next(from_attributes(item) for item in client.scan(TableName=views)["Items"]
+               if item["PK"]["S"].startswith("REPORT#") and item["SK"]["S"].startswith("ROW#"))
+    _put({**row, "count": row["count"] + 1, "amount": row["amount"] * 2}, views)
+
+
+def _liability_off(ids):
+    views = get_settings().views_table
+    _set("LIABILITY", "STARS", views, stars=_get("LIABILITY", "STARS", views)["stars"] + 7)
+
+
+def _activity_lost(ids):
+    client = boto3.client("dynamodb")
+    views = get_settings().views_table
+    item = next(item for item in client.scan(TableName=views)["Items"] if item["PK"]["S"] == f"ACTIVITY#{ids['ada']}")
+    client.delete_item(TableName=views, Key={"PK": item["PK"], "SK": item["SK"]})
+
+
+@pytest.mark.parametrize("corrupt, invariant", [
+    (_balance_without_entry, "card_balance_equals_ledger"),
+    (_overdraft_that_sums_right, "card_balance_within_bounds"),
+    (_lost_entry, "card_ledger_gapless"),
+    (_stars_minted, "member_stars_equal_ledger"),
+    (_refunded_twice, "refunds_within_payment"),
+    (_two_transactions_under_one_key, "one_transaction_per_idempotency_key"),
+    (_stored_response_names_nothing, "idempotency_records_match_ledger"),
+    (_wallet_stale, "wallet_view_matches"),
+    (_report_counted_twice, "channel_report_matches"),
+    (_liability_off, "liability_view_matches"),
+    (_activity_lost, "activity_view_matches"),
+], ids=lambda value: getattr(value, "__name__", value))
+def test_each_corruption_is_reported_by_its_invariant(world, corrupt, invariant):
+    corrupt(world.ids)
+
+    report = reconcile_now(views=True, history=False)
+
+    breached = {o.invariant for o in report.outcomes if o.breaches}
+    assert invariant in breached, report.render()
+    assert not report.ok
+
+
+def test_a_breach_that_heals_before_the_confirming_pass_is_not_reported(world, monkeypatch):
+    """On a live stage a scan can catch a card between its writes, and views trail the stream."""
+    ids = world.ids
+    card = _get(f"CARD#{ids['ada_card']}", "CARD")
+    _set(f"CARD#{ids['ada_card']}", "CARD", balance=card["balance"] + 5)
+    monkeypatch.setattr("chalicelib.ops.reconcile.time.sleep", lambda seconds: _put(card))
+    scope = Scope(ledger_table=get_settings().ledger_table, views_table=None, rules=get_settings().rules)
+
+    report = reconcile(scope, confirm_passes=1)
+
+    assert report.passes == 2, report.render()
+    assert [o.breaches for o in report.outcomes if o.invariant == "card_balance_equals_ledger"] == [[]]
+
+
+def test_a_breach_that_persists_is_reported_after_the_confirming_passes(world, monkeypatch):
+    _balance_without_entry(world.ids)
+    monkeypatch.setattr("chalicelib.ops.reconcile.time.sleep", lambda seconds: None)
+    scope = Scope(ledger_table=get_settings().ledger_table, views_table=None, rules=get_settings().rules)
+
+    report = reconcile(scope, confirm_passes=2)
+
+    assert report.passes == 3 and not report.ok
+    assert {o.invariant for o in report.outcomes if o.breaches} == {"card_balance_equals_ledger"}
+
+
+def test_cli_prints_a_summary_per_invariant_and_exits_non_zero_on_a_breach(world, capsys):
+    ids = world.ids
+    assert cli.main(["reconcile", "--confirm", "0", "--stream"]) == 0
+    clean = capsys.readouterr().out
+    assert "card_balance_equals_ledger" in clean and "all invariants hold" in clean
+
+    _balance_without_entry(ids)
+    assert cli.main(["reconcile", "--confirm", "0", "--no-views", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    breached = [i for i in report["invariants"] if i["breaches"]]
+    assert [i["invariant"] for i in breached] == ["card_balance_equals_ledger"]
+    assert breached[0]["breaches"][0]["subject"] == ids["ada_card"]
+
+
+def test_cli_reads_the_tables_named_in_the_environment(world, monkeypatch, capsys):
+    monkeypatch.setenv("OMNICARD_LEDGER_TABLE", "no-such-table")
+    assert cli.main(["reconcile", "--confirm", "0"]) == 2
+    assert "cannot read the tables" in capsys.readouterr().err
