@@ -1,6 +1,7 @@
-"""The functions' role grants exactly the AWS actions chalicelib calls, each on this stack's own
-resources: the actions are derived from the code (boto3 client calls, and the items inside
-TransactWriteItems), so a new call without a grant, or a grant nobody calls, fails here."""
+"""The functions' role grants exactly the AWS actions their code calls, each on this stack's own
+resources: the actions are derived from app.py and the chalicelib modules it imports (boto3 client
+calls, and the items inside TransactWriteItems), so a new call without a grant, or a grant nobody
+calls, fails here."""
 from __future__ import annotations
 
 import ast
@@ -32,9 +33,41 @@ _RESOURCE_TYPES = {"dynamodb": "AWS::DynamoDB::Table", "sqs": "AWS::SQS::Queue",
 
 
 def _modules(root: Path) -> Iterator[ast.Module]:
-    sources = [root / "app.py", *sorted((root / "chalicelib").rglob("*.py"))]
-    for path in sources:
-        yield ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    """app.py and every chalicelib module it imports, directly or not: the code the functions run
+    (operator tools under chalicelib that no handler imports run with the operator's credentials)."""
+    seen: set[Path] = set()
+    todo = [root / "app.py"]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        module = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        yield module
+        todo.extend(_imported_files(root, path, module))
+
+
+def _imported_files(root: Path, path: Path, module: ast.Module) -> Iterator[Path]:
+    for node in ast.walk(module):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            package = node.module or ""
+            if node.level:  # relative: resolve against this file's package
+                parts = path.relative_to(root).with_suffix("").parts[:-node.level]
+                package = ".".join([*parts, *([package] if package else [])])
+            names = [package, *(f"{package}.{alias.name}" for alias in node.names)]
+        else:
+            continue
+        for name in names:
+            if name.split(".")[0] != "chalicelib":
+                continue
+            parts = name.split(".")
+            for depth in range(1, len(parts) + 1):  # the packages on the way are imported too
+                base = root.joinpath(*parts[:depth])
+                for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+                    if candidate.is_file():
+                        yield candidate
 
 
 def _boto3_services(modules: list[ast.Module]) -> set[str]:
@@ -51,7 +84,7 @@ def _boto3_services(modules: list[ast.Module]) -> set[str]:
 
 
 def actions_used_by_the_code(root: Path = ROOT) -> set[str]:
-    """IAM actions of the boto3 client methods app.py and chalicelib call."""
+    """IAM actions of the boto3 client methods that app.py and the modules it imports call."""
     modules = list(_modules(root))
     called = {node.func.attr for module in modules for node in ast.walk(module)
               if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)}
@@ -139,9 +172,11 @@ def test_every_grant_is_on_this_stacks_own_resources(package: Package):
 def test_index_queries_are_granted_only_on_the_ledger_tables_indexes(package: Package):
     statements = _statements(package)
     index_grants = [s for s in statements if any("/index/" in str(r) for r in _as_list(s["Resource"]))]
-    code = "\n".join(path.read_text(encoding="utf-8") for path in (ROOT / "chalicelib").rglob("*.py"))
+    queries_an_index = any(
+        (isinstance(node, ast.keyword) and node.arg == "IndexName") or (isinstance(node, ast.Constant) and node.value == "IndexName")
+        for module in _modules(ROOT) for node in ast.walk(module))
 
-    if "IndexName" in code:
+    if queries_an_index:
         assert [s["Action"] for s in index_grants] == [["dynamodb:Query"]]
         assert index_grants[0]["Resource"] == {"Fn::Sub": "${LedgerTable.Arn}/index/*"}
         assert package.resources["LedgerTable"]["Properties"]["GlobalSecondaryIndexes"]
@@ -151,11 +186,15 @@ def test_index_queries_are_granted_only_on_the_ledger_tables_indexes(package: Pa
 
 def test_the_scan_turns_client_calls_and_transaction_items_into_actions(tmp_path: Path):
     fake = tmp_path / "chalicelib"
-    fake.mkdir()
-    (tmp_path / "app.py").write_text("")
+    (fake / "ops").mkdir(parents=True)
+    (tmp_path / "app.py").write_text("from chalicelib import store\n")
+    (fake / "__init__.py").write_text("")
     (fake / "store.py").write_text(
         "import boto3\nclient = boto3.client('dynamodb')\n"
-        "client.batch_write_item(RequestItems={})\n"
-        "client.transact_write_items(TransactItems=[{'Delete': {}}])\n")
+        "def write():\n    from .keys import KEY\n    client.batch_write_item(RequestItems={})\n"
+        "    client.transact_write_items(TransactItems=[{'Delete': {}}])\n")
+    (fake / "keys.py").write_text("import boto3\nKEY = boto3.client('events').put_events(Entries=[])\n")
+    # an operator tool no handler imports: its calls need no grant in the functions' role
+    (fake / "ops" / "tool.py").write_text("import boto3\nboto3.client('dynamodb').scan(TableName='t')\n")
 
-    assert actions_used_by_the_code(tmp_path) == {"dynamodb:BatchWriteItem", "dynamodb:DeleteItem"}
+    assert actions_used_by_the_code(tmp_path) == {"dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "events:PutEvents"}
