@@ -357,9 +357,9 @@ def one_transaction_per_idempotency_key(ctx: Context) -> Outcome:
 def _named_transactions(body: Any) -> set[str]:
     if not isinstance(body, dict):
         return set()
-    if "tx_id" in body:
-        return {body["tx_id"]}
-    return {leg["tx_id"] for leg in (body.get("out"), body.get("in")) if isinstance(leg, dict) and "tx_id" in leg}
+    if "tx_id" in body:  # a Transaction, or an adjustment (tx_id null until it is approved)
+        return {body["tx_id"]} if body["tx_id"] else set()
+    return {leg["tx_id"] for leg in (body.get("out"), body.get("in")) if isinstance(leg, dict) and leg.get("tx_id")}
 
 
 @check
