@@ -42,16 +42,24 @@ serialize_moto_requests()
 
 
 @pytest.fixture
-def aws() -> Iterator[dict[str, str]]:
-    """A fresh moto account with Omnicard's tables; yields {logical id: stream ARN}."""
+def aws(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """A fresh moto account with Omnicard's tables; yields {logical id: stream ARN}. Afterwards the
+    ledger invariants (`omnicard reconcile`, without the views) must hold, whatever the test did."""
     with mock_aws():
         reset_settings()
         reset_clients()
         streams = create_tables(boto3.client("dynamodb"))
         boto3.client("events").create_event_bus(Name="omnicard")
         yield streams
+        if not request.node.get_closest_marker("corrupts_ledger"):
+            from tests.reconciled import assert_reconciled
+            assert_reconciled(views=False, history=False)
     reset_clients()
     reset_settings()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "corrupts_ledger: the test breaks ledger invariants on purpose")
 
 
 @pytest.fixture
