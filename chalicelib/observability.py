@@ -32,6 +32,8 @@ SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "omnicard"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Omnicard"
 
 logger = Logger(service=SERVICE)
+# One metric set per process, flushed per invocation: Lambda runs one invocation at a time (under
+# the threaded local server, overlapping requests may share a flush; local only).
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 # botocore only: DynamoDB and EventBridge calls are the latency worth tracing, and patching every
 # supported library (http.client too) would trace each AWS call twice and lengthen the cold start.

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from chalicelib.observability import logger, tracer
-from tests.conftest import money, tokens
+from tests.conftest import tokens
 
 
 class _CurrentStdout:
