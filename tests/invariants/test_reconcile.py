@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import boto3
 import pytest
-from chalice.test import Client
-from moto import mock_aws
 
-from chalicelib import clock as clock_module
 from chalicelib.ops import cli
 from chalicelib.ops.reconcile import Scope, reconcile
 from chalicelib.services import stars as star_service
-from chalicelib.settings import get_settings, reset_settings
-from chalicelib.store.client import from_attributes, reset_clients, to_attributes
-from local.pump import StreamPump
-from local.tables import create_tables
-from tests.conftest import ROOT, Api, chalice_app, money, tokens
+from chalicelib.settings import get_settings
+from chalicelib.store.client import from_attributes, to_attributes
+from tests.conftest import Api, money, tokens
 from tests.reconciled import reconcile_now, settle
+from tests.stack import fresh_stack
 
 
 def _busy_world(api, clock):
@@ -74,25 +70,10 @@ def _all_items() -> dict[tuple[str, str, str], dict[str, Any]]:
 @pytest.fixture(scope="module")
 def built_world():
     """One busy world for the whole module (moto slows down as tables grow, so build it once)."""
-    with mock_aws():
-        reset_settings()
-        reset_clients()
-        streams = create_tables(boto3.client("dynamodb"))
-        boto3.client("events").create_event_bus(Name="omnicard")
-        clock = clock_module.FixedClock(datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc))
-        clock_module.use_clock(clock)
-        try:
-            with Client(chalice_app, stage_name="local", project_dir=str(ROOT)) as client:
-                api = Api(client)
-                pump = StreamPump(boto3.client("dynamodbstreams"), streams["LedgerTable"],
-                                  lambda event: client.lambda_.invoke("on_ledger_change", event).payload)
-                ids = _busy_world(api, clock)
-                settle(pump.drain)
-                yield World(api, ids, _all_items())
-        finally:
-            clock_module.use_clock(clock_module.SystemClock())
-    reset_clients()
-    reset_settings()
+    with fresh_stack() as stack:
+        ids = _busy_world(stack.api, stack.clock)
+        settle(stack.drain)
+        yield World(stack.api, ids, _all_items())
 
 
 @pytest.fixture
