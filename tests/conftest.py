@@ -58,6 +58,10 @@ def aws(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     reset_settings()
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true", help="long runs of the model-based, race and fuzz tests")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "corrupts_ledger: the test breaks ledger invariants on purpose")
 
