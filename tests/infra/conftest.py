@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -15,7 +14,6 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Package:
     """`make package STAGE=dev` into a temporary directory, once per session (~20-30 s: Chalice
     downloads the Lambda-platform wheels; see infra/package.py for why nothing is cached)."""
     out = tmp_path_factory.mktemp("package") / STAGE
-    started = time.perf_counter()
     template_path = build_package(STAGE, out)
     return Package(template=json.loads(template_path.read_text(encoding="utf-8")), template_path=template_path,
-                   zip_path=out / "deployment.zip", seconds=time.perf_counter() - started)
+                   zip_path=out / "deployment.zip")

@@ -18,7 +18,6 @@ class Package:
     template: dict[str, Any]
     template_path: Path
     zip_path: Path
-    seconds: float
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
