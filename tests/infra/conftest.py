@@ -11,8 +11,9 @@ from tests.infra.sam_package import STAGE, Package
 
 @pytest.fixture(scope="session")
 def package(tmp_path_factory: pytest.TempPathFactory) -> Package:
-    """`make package STAGE=dev` into a temporary directory, once per session (~20-30 s: Chalice
-    downloads the Lambda-platform wheels; see infra/package.py for why nothing is cached)."""
+    """`make package STAGE=dev` into a temporary directory, once per session: ~20-50 s the first
+    time (Chalice downloads the Lambda-platform wheels), a few seconds once build/package-cache/
+    holds them (see infra/package.py)."""
     out = tmp_path_factory.mktemp("package") / STAGE
     template_path = build_package(STAGE, out)
     return Package(template=json.loads(template_path.read_text(encoding="utf-8")), template_path=template_path,
