@@ -4,7 +4,7 @@ import os
 from chalice import Chalice, Cron
 
 from chalicelib import observability
-from chalicelib.api import activity, auto_reload, cards, members, meta, reports, stars
+from chalicelib.api import activity, auto_reload, cards, members, meta, reports, staff, stars
 from chalicelib.services import stars as star_service
 from chalicelib.settings import configured_rules
 from chalicelib.streams import ledger
@@ -12,7 +12,7 @@ from chalicelib.streams import ledger
 configured_rules()  # a bad rules file stops start-up here, naming the field
 
 app = Chalice(app_name="omnicard", configure_logs=False)
-for blueprint in (meta.bp, members.bp, cards.bp, stars.bp, auto_reload.bp, activity.bp, reports.bp):
+for blueprint in (meta.bp, members.bp, cards.bp, stars.bp, auto_reload.bp, activity.bp, reports.bp, staff.bp):
     app.register_blueprint(blueprint)
 
 # Logs, metrics and traces around every invocation, outermost first (Powertools' handler

@@ -72,7 +72,9 @@ def unfreeze_card(call: Call, card_id: str) -> CardResource:
           body=schemas.Transfer, response=TransferResult, idempotency_key=REQUIRED, completes_in_transaction=True,
           errors=(403, 404, 409, 422))
 def transfer_balance(call: Call, card_id: str) -> TransferResult:
-    return cards.transfer(call.principal, card_id, call.body.to_card_id, call.body.amount, call.lock)
+    body = call.body
+    return cards.transfer(call.principal, card_id, body.to_card_id, body.amount, call.lock,
+                          move_auto_reload=body.move_auto_reload)
 
 
 @endpoint(bp, "GET", "/v1/cards/{card_id}/transactions", summary="The card's transactions, newest first",

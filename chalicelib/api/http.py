@@ -45,6 +45,15 @@ class EndpointSpec:
     idempotency: str | None
     public: bool
     errors: tuple[int, ...]
+    alternatives: tuple[tuple[int, type[BaseModel]], ...] = ()
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A view's result with a status other than the route's usual one (e.g. 202 for a pending adjustment)."""
+
+    status: int
+    body: BaseModel
 
 
 REGISTRY: list[EndpointSpec] = []
@@ -62,8 +71,8 @@ class Call:
 def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, status: int = 200,
              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
              response: type[BaseModel] | None = None, idempotency_key: str | None = None,
-             completes_in_transaction: bool = False, public: bool = False,
-             errors: tuple[int, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+             completes_in_transaction: bool = False, public: bool = False, errors: tuple[int, ...] = (),
+             alternatives: tuple[tuple[int, type[BaseModel]], ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register `view(call, **path_params)` as a route.
 
     `idempotency_key`: REQUIRED (creates or moves value), OPTIONAL (honoured when sent) or None.
@@ -72,7 +81,7 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, status: int
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
         REGISTRY.append(EndpointSpec(method, path, view.__name__, summary, status, body, query, response,
-                                     idempotency_key, public, errors))
+                                     idempotency_key, public, errors, alternatives))
 
         def handle(**params: str) -> Response:
             request = bp.current_request
@@ -124,16 +133,18 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, status: int
             except Exception:
                 idempotency.release(outcome)
                 raise
+            code, result = (result.status, result.body) if isinstance(result, Reply) else (status, result)
             payload = _dump(result)
             record_transactions(payload)
             if not completes_in_transaction:
-                idempotency.complete(outcome, status, payload)
-            return json_response(payload, status)
+                idempotency.complete(outcome, code, payload)
+            return json_response(payload, code)
 
         def _success(result: Any) -> Response:
+            code, result = (result.status, result.body) if isinstance(result, Reply) else (status, result)
             payload = _dump(result)
             record_transactions(payload)
-            return json_response(payload, status)
+            return json_response(payload, code)
 
         handle.__name__ = view.__name__
         handle.__doc__ = view.__doc__

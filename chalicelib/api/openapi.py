@@ -36,6 +36,7 @@ def document() -> dict[str, Any]:
             models.append((spec.body, "validation"))
         if spec.response:
             models.append((spec.response, "serialization"))
+        models += [(model, "serialization") for _, model in spec.alternatives]
     refs, defs = models_json_schema(list(dict.fromkeys(models)), ref_template=_REF)
     paths: dict[str, dict[str, Any]] = {}
     for spec in REGISTRY:
@@ -72,6 +73,9 @@ def _operation(spec: EndpointSpec, refs: dict[Any, Any]) -> dict[str, Any]:
     if spec.response:
         success["content"] = {"application/json": {"schema": refs[(spec.response, "serialization")]}}
     operation["responses"] = {str(spec.status): success}
+    for code, model in spec.alternatives:
+        operation["responses"][str(code)] = {"description": model.__doc__.strip().splitlines()[0] if model.__doc__ else "OK",
+                                             "content": {"application/json": {"schema": refs[(model, "serialization")]}}}
     problem = {"application/problem+json": {"schema": refs[(Problem, "serialization")]}}
     codes = set(spec.errors) | ({422} if spec.body or spec.query else set())
     if not spec.public:

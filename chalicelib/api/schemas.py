@@ -1,9 +1,12 @@
 """Request bodies and query strings: strict pydantic models (unknown fields and floats refused)."""
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
 
-from chalicelib.domain.money import NonNegativeMoney, PositiveMoney
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from chalicelib.domain.adjustments import ReasonCode
+from chalicelib.domain.money import NonNegativeMoney, PositiveMoney, SignedMoney
 
 _ID = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
 _REF = Field(min_length=1, max_length=128)
@@ -45,6 +48,7 @@ class Payment(Body):
 class Transfer(Body):
     to_card_id: str = _ID
     amount: NonNegativeMoney | None = None
+    move_auto_reload: bool = Field(False, description="also move the card's auto-reload setting (lost card)")
 
 
 class Page(Query):
@@ -77,3 +81,35 @@ class Refund(Body):
 class RewardChange(Body):
     name: str = Field(min_length=1, max_length=200)
     stars: int = Field(gt=0, le=1_000_000)
+
+
+class CardAdjustment(Body):
+    amount: SignedMoney
+    reason_code: ReasonCode
+    note: str | None = Field(None, min_length=1, max_length=500)
+    ticket_ref: str | None = Field(None, min_length=1, max_length=64)
+
+    @field_validator("amount")
+    @classmethod
+    def _not_zero(cls, value: SignedMoney) -> SignedMoney:
+        if value.amount == 0:
+            raise ValueError("an adjustment moves a non-zero amount")
+        return value
+
+
+class StarAdjustment(Body):
+    stars: int = Field(ge=-1_000_000, le=1_000_000)
+    reason_code: ReasonCode
+    note: str | None = Field(None, min_length=1, max_length=500)
+    ticket_ref: str | None = Field(None, min_length=1, max_length=64)
+
+    @field_validator("stars")
+    @classmethod
+    def _not_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("an adjustment moves a non-zero number of stars")
+        return value
+
+
+class PendingQuery(Page):
+    status: Literal["pending_approval"] = "pending_approval"

@@ -110,3 +110,13 @@ def lapse_stars(member: Member, now: datetime, rules: StarRules) -> tuple[Member
     if lapsed == 0:
         return member, 0
     return _with_stars(member, lots, member.earned, now, rules, new_entry=True), lapsed
+
+
+def adjust_stars(member: Member, stars: int, now: datetime, rules: StarRules) -> Member:
+    """A staff correction: stars given land in this month's lot (they expire like earned stars but
+    do not count toward the tier); stars taken come from the earliest-expiring lots, never below zero."""
+    if stars >= 0:
+        lots, _ = star_rules.earn(member.lots, member.earned, stars, now, rules)
+    else:
+        lots = star_rules.spend(member.lots, -stars, now)
+    return _with_stars(member, lots, member.earned, now, rules, new_entry=True)

@@ -14,6 +14,8 @@ from chalicelib.domain.ledger import Kind, LedgerEntry, Transaction, tx_id_for
 from chalicelib.domain.members import earn_stars
 from chalicelib.domain.money import Money
 from chalicelib.domain.principals import Principal, require_card_access, require_role
+from chalicelib.domain.audit import AuditRecord
+from chalicelib.services.audit import card_state, record_lookup, staff_action
 from chalicelib.services.writes import commit, retrying
 from chalicelib.settings import get_settings
 from chalicelib.store import cards as card_store
@@ -48,7 +50,9 @@ def authorized_card(principal: Principal, card_id: str, *roles: str) -> Card:
 
 
 def get_card(principal: Principal, card_id: str) -> CardResource:
-    return card_resource(authorized_card(principal, card_id, "customer", "agent", "pos"))
+    card = authorized_card(principal, card_id, "customer", "agent", "pos")
+    record_lookup(principal, "card.viewed", card=card)
+    return card_resource(card)
 
 
 def find_by_number(principal: Principal, number: str) -> list[CardResource]:
@@ -56,6 +60,8 @@ def find_by_number(principal: Principal, number: str) -> list[CardResource]:
     require_role(principal, "pos", "agent", "supervisor")
     card_id = card_store.card_id_for_number(number)
     card = card_store.get_card(card_id) if card_id else None
+    if card:
+        record_lookup(principal, "card.looked_up", card=card)
     return [card_resource(card)] if card else []
 
 
@@ -84,7 +90,8 @@ def issue_card(principal: Principal, member_id: str | None, currency: str | None
         items = card_store.put_new_card(card, number)
         if member_id is not None:
             items.append(("member", member_store.member_exists(member_id)))
-        commit(items, lock, issued.model_dump(mode="json"))
+        commit(items, lock, issued.model_dump(mode="json"),
+               audit=staff_action(principal, "card.issued", card=card, after=card_state(card)))
         return issued
 
     # A number collision fails the card_number guard: the attempt draws a new number.
@@ -102,7 +109,11 @@ def register_card(principal: Principal, card_id: str, member_id: str) -> CardRes
 
     def attempt() -> CardResource:
         card = load_card(card_id)
+        audit = staff_action(principal, "card.registered", card=card, member_id=member_id,
+                             before=card_state(card), after=card_state(card, member_id=member_id))
         if card.member_id == member_id:
+            if audit:
+                commit([], None, None, audit=audit)
             return card_resource(card)
         if card.member_id is not None:
             if principal.role == "customer":
@@ -110,7 +121,7 @@ def register_card(principal: Principal, card_id: str, member_id: str) -> CardRes
             raise AlreadyExists("the card is registered to another member")
         now = clock.rfc3339(clock.now())
         commit([("card", card_store.state_update(card, {"member_id": member_id}, now)),
-                ("member", member_store.member_exists(member_id))], None, None)
+                ("member", member_store.member_exists(member_id))], None, None, audit=audit)
         return card_resource(card.model_copy(update={"member_id": member_id, "version": card.version + 1}))
 
     return retrying(attempt, refusals={"member": lambda: NotFound("member not found")})
@@ -121,10 +132,15 @@ def set_status(principal: Principal, card_id: str, status: str) -> CardResource:
 
     def attempt() -> CardResource:
         card = authorized_card(principal, card_id, "customer", "agent")
-        if card.status == status or card.status == "closed":
+        unchanged = card.status == status or card.status == "closed"
+        audit = staff_action(principal, "card.frozen" if status == "frozen" else "card.unfrozen", card=card,
+                             before=card_state(card), after=card_state(card, status=card.status if unchanged else status))
+        if unchanged:
+            if audit:
+                commit([], None, None, audit=audit)
             return card_resource(card)
         now = clock.rfc3339(clock.now())
-        commit([("card", card_store.state_update(card, {"status": status}, now))], None, None)
+        commit([("card", card_store.state_update(card, {"status": status}, now))], None, None, audit=audit)
         return card_resource(card.model_copy(update={"status": status, "version": card.version + 1}))
 
     return retrying(attempt)
@@ -135,7 +151,9 @@ def reload(principal: Principal, card_id: str, amount: Money, payment_ref: str, 
         card = authorized_card(principal, card_id, "customer", "agent", "pos")
         change = rules.plan_reload(card, amount, get_settings().rules, clock.now())
         entry = ledger_entry(principal, change, "reload", lock, payment_ref=payment_ref)
-        return commit_moves([change], [entry], lock)
+        audit = staff_action(principal, "card.reloaded", card=card, tx_id=entry.tx_id, before=card_state(card),
+                             after=card_state(card, balance=change.balance_after))
+        return commit_moves([change], [entry], lock, audit=audit)
 
     return retrying(attempt)
 
@@ -168,23 +186,39 @@ def pay(principal: Principal, card_id: str, amount: Money, store_id: str | None,
 
 
 def transfer(principal: Principal, card_id: str, to_card_id: str, amount: Money | None,
-             lock: IdempotencyLock | None) -> TransferResult:
-    """Move value between two cards (default: the whole balance) in one transaction."""
+             lock: IdempotencyLock | None, *, move_auto_reload: bool = False) -> TransferResult:
+    """Move value between two cards (default: the whole balance) in one transaction; for a lost
+    card, its auto-reload setting can move to the new card in the same transaction."""
 
     def attempt() -> TransferResult:
         source = authorized_card(principal, card_id, "customer", "agent")
         target = authorized_card(principal, to_card_id, "customer", "agent")
         out_change, in_change = rules.plan_transfer(source, target, amount, get_settings().rules.money)
-        out_entry = ledger_entry(principal, out_change, "transfer_out", lock)
-        in_entry = ledger_entry(principal, in_change, "transfer_in", lock)
+        moved = move_auto_reload and source.auto_reload is not None
+        if moved:
+            out_change = out_change.model_copy(update={"updates": {"auto_reload": None, "auto_reload_payment_ref": None}})
+            in_change = in_change.model_copy(update={"updates": {
+                "auto_reload": source.auto_reload.model_dump(mode="json"),
+                "auto_reload_payment_ref": source.auto_reload_payment_ref}})
+        now = clock.now()  # one transaction, one time: both legs carry it
+        out_entry = ledger_entry(principal, out_change, "transfer_out", lock, at=now)
+        in_entry = ledger_entry(principal, in_change, "transfer_in", lock, at=now)
+        audit = staff_action(
+            principal, "card.transferred", card=source, member_id=source.member_id or target.member_id,
+            tx_id=out_entry.tx_id,
+            before={"from": card_state(source), "to": card_state(target)},
+            after={"from": card_state(source, balance=out_change.balance_after, **({"auto_reload": None} if moved else {})),
+                   "to": card_state(target, balance=in_change.balance_after,
+                                    **({"auto_reload": source.auto_reload} if moved else {}))})
         return commit_moves([out_change, in_change], [out_entry, in_entry], lock,
-                            shape=lambda txs: TransferResult(out=txs[0], in_=txs[1]))
+                            shape=lambda txs: TransferResult(out=txs[0], in_=txs[1]), audit=audit)
 
     return retrying(attempt)
 
 
 def list_transactions(principal: Principal, card_id: str, limit: int, cursor: str | None) -> TransactionPage:
-    authorized_card(principal, card_id, "customer", "agent", "pos")
+    card = authorized_card(principal, card_id, "customer", "agent", "pos")
+    record_lookup(principal, "card.transactions_viewed", card=card)
     entries, next_cursor = card_store.list_entries(card_id, limit, cursor)
     return TransactionPage(items=[entry.public() for entry in entries], next_cursor=next_cursor)
 
@@ -198,7 +232,8 @@ def ledger_entry(principal: Principal, change: BalanceChange, kind: Kind, lock: 
         kind=kind, amount=Money(amount=change.delta, currency=card.currency),
         balance_after=Money(amount=change.balance_after, currency=card.currency),
         channel=principal.channel, store_id=store_id or (principal.store_id if principal.role == "pos" else None),
-        agent_id=principal.agent_id, created_at=clock.rfc3339(at or clock.now()), actor=principal.sub,
+        agent_id=references.pop("agent_id", principal.agent_id), created_at=clock.rfc3339(at or clock.now()),
+        actor=principal.sub,
         idempotency_key=lock.idempotency_key if lock else None,
         terminal_id=principal.terminal_id, **references,
     )
@@ -206,7 +241,8 @@ def ledger_entry(principal: Principal, change: BalanceChange, kind: Kind, lock: 
 
 def commit_moves(changes: list[BalanceChange], entries: list[LedgerEntry], lock: IdempotencyLock | None,
                  shape: Callable[[list[Transaction]], BaseModel] = lambda txs: txs[0], *,
-                 member_updates: list[dict[str, Any]] = (), extra: list[tuple[str, dict[str, Any]]] = ()) -> Any:
+                 member_updates: list[dict[str, Any]] = (), extra: list[tuple[str, dict[str, Any]]] = (),
+                 audit: AuditRecord | None = None) -> Any:
     """Commit balance changes with their ledger entries, the member's star change if any (and the
     idempotency record) atomically; return the response `shape` makes of the public transactions."""
     result = shape([entry.public() for entry in entries])
@@ -215,5 +251,5 @@ def commit_moves(changes: list[BalanceChange], entries: list[LedgerEntry], lock:
     items += [("entry", card_store.put_entry(entry)) for entry in entries]
     items += [("member", update) for update in member_updates]
     items += list(extra)
-    commit(items, lock, result.model_dump(mode="json"))
+    commit(items, lock, result.model_dump(mode="json"), audit=audit)
     return result

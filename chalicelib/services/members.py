@@ -8,6 +8,7 @@ from chalicelib.domain.cards import CardResource
 from chalicelib.domain.errors import AlreadyExists, NotFound
 from chalicelib.domain.members import Member, MemberResource, member_resource, new_member_id
 from chalicelib.domain.principals import Principal, require_member_access, require_role
+from chalicelib.services.audit import record_lookup, staff_action
 from chalicelib.services.writes import commit, retrying
 from chalicelib.settings import get_settings
 from chalicelib.store import members as member_store
@@ -34,7 +35,9 @@ def enrol(principal: Principal, name: str, email: str, lock: IdempotencyLock | N
     resource = member_resource(member, clock.now(), get_settings().rules.stars)
 
     def attempt() -> MemberResource:
-        commit(member_store.put_new_member(member), lock, resource.model_dump(mode="json"))
+        audit = staff_action(principal, "member.enrolled", member_id=member.member_id,
+                             after={"name": member.name, "email": member.email})
+        commit(member_store.put_new_member(member), lock, resource.model_dump(mode="json"), audit=audit)
         return resource
 
     return retrying(attempt, refusals={"email": lambda: AlreadyExists("a member with this email exists")})
@@ -49,6 +52,7 @@ def wallet(principal: Principal, member_id: str) -> Wallet:
     member = member_from_item(record) if record else member_store.get_member(member_id)
     if member is None:
         raise NotFound("member not found")
+    record_lookup(principal, "member.viewed", member_id=member_id)
     profile = member_resource(member, clock.now(), get_settings().rules.stars)
     cards.sort(key=lambda card: card["card_id"])
     return Wallet.model_validate({**profile.model_dump(mode="json"), "cards": cards, "as_of": as_of})
@@ -58,5 +62,7 @@ def find_by_email(principal: Principal, email: str) -> MemberPage:
     require_role(principal, "agent", "supervisor")
     member_id = member_store.member_id_for_email(email)
     member = member_store.get_member(member_id) if member_id else None
+    if member:
+        record_lookup(principal, "member.looked_up", member_id=member.member_id)
     stars = get_settings().rules.stars
     return MemberPage(items=[member_resource(member, clock.now(), stars)] if member else [])

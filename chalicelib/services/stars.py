@@ -16,6 +16,7 @@ from chalicelib.domain.money import Money, require_currency
 from chalicelib.domain.principals import Principal, require_member_access, require_role
 from chalicelib.domain.stars import Reward
 from chalicelib.observability import logger
+from chalicelib.services.audit import card_state, staff_action
 from chalicelib.services.cards import commit_moves, ledger_entry
 from chalicelib.services.writes import commit, retrying
 from chalicelib.settings import get_settings
@@ -51,7 +52,7 @@ def member_entry(principal: Principal, after: Member, kind: Kind, stars: int, no
         tx_id=tx_id_for(after.member_id, after.star_seq), seq=after.star_seq, member_id=after.member_id, kind=kind,
         stars=stars, stars_after=after.stars_now(now), channel=principal.channel,
         store_id=fields.pop("store_id", None) or (principal.store_id if principal.role == "pos" else None),
-        agent_id=principal.agent_id, terminal_id=principal.terminal_id, created_at=clock.rfc3339(now),
+        agent_id=fields.pop("agent_id", principal.agent_id), terminal_id=principal.terminal_id, created_at=clock.rfc3339(now),
         actor=principal.sub, idempotency_key=lock.idempotency_key if lock else None, **fields)
 
 
@@ -173,7 +174,10 @@ def refund(principal: Principal, tx_id: str, amount: Money | None, lock: Idempot
         entry = ledger_entry(principal, change, "refund", lock, store_id=payment.store_id, at=now, reverses=tx_id,
                              stars=-taken, stars_after=stars_after, stars_shortfall=due - taken)
         tracker = card_store.refunded_update(card_id, seq, version, refunded + value, stars_due_back + due)
-        return commit_moves([change], [entry], lock, member_updates=member_updates, extra=[("refunds", tracker)])
+        audit = staff_action(principal, "payment.refunded", card=card, tx_id=entry.tx_id, before=card_state(card),
+                             after=card_state(card, balance=change.balance_after))
+        return commit_moves([change], [entry], lock, member_updates=member_updates, extra=[("refunds", tracker)],
+                            audit=audit)
 
     return retrying(attempt)
 

@@ -8,6 +8,8 @@ from typing import Any, Callable, TypeVar
 
 from chalicelib.domain.errors import ConcurrentUpdate, DomainError, RequestInProgress
 from chalicelib.settings import get_settings
+from chalicelib.domain.audit import AuditRecord
+from chalicelib.store import audit as audit_store
 from chalicelib.store import idempotency
 from chalicelib.store.idempotency import IdempotencyLock
 from chalicelib.store.transactions import TransactionCancelled, transact
@@ -16,10 +18,14 @@ T = TypeVar("T")
 IDEMPOTENCY = "idempotency"
 
 
-def commit(items: list[tuple[str, dict[str, Any]]], lock: IdempotencyLock | None, response_body: Any) -> None:
-    """Write `items` and, under the same transaction, the first response for the request's key."""
+def commit(items: list[tuple[str, dict[str, Any]]], lock: IdempotencyLock | None, response_body: Any, *,
+           audit: AuditRecord | None = None, status: int | None = None) -> None:
+    """Write `items` and, under the same transaction, the audit record of a staff action and the
+    first response (`status`, default the route's) for the request's key."""
+    if audit is not None:
+        items = [*items, ("audit", audit_store.put(audit))]
     if lock is not None:
-        items = [*items, (IDEMPOTENCY, idempotency.completion(lock, response_body))]
+        items = [*items, (IDEMPOTENCY, idempotency.completion(lock, response_body, status))]
     transact(items)
 
 

@@ -8,6 +8,9 @@ Ledger table (authoritative, streamed):
   MEMBER#<id>       / TX#<seq:012d>     the member's own ledger entries (purchase, redemption, expiry)
   CARD#<card_id>    / REFUNDS#<seq>     how much of payment <seq> has been refunded (money and stars)
   REWARDS           / <reward_id>       reward catalogue changes made by the service role
+  ADJ#<id>          / ADJ               an adjustment waiting for approval, or decided
+  PENDING_ADJ       / <requested_at>#<id>   the pending adjustments list (deleted when decided)
+  AUDIT#<member_id or card_id> / <at>#<audit_id>   audit records of staff actions (never updated)
   EMAIL#<email>     / EMAIL             unique-email guard and strongly consistent lookup
   CARDNO#<hmac>     / CARDNO            unique card number guard and lookup (number never stored)
   IDEM#<sha256>     / IDEM              idempotency record (principal + key), TTL expires_at
@@ -108,6 +111,10 @@ def kind_of(pk: str, sk: str) -> str:
         return "member" if sk == MEMBER else "member_entry"
     if pk == REWARDS:
         return "reward"
+    if pk.startswith("ADJ#"):
+        return "adjustment"
+    if pk.startswith("AUDIT#"):
+        return "audit"
     if pk.startswith("IDEM#"):
         return "idempotency"
     return "guard"
@@ -156,6 +163,25 @@ def liability_as_of() -> dict[str, str]:
 
 def liability_source(source_pk: str) -> dict[str, str]:
     return {"PK": f"{LIABILITY}#{source_pk}", "SK": "SOURCE"}
+
+
+def adjustment(adjustment_id: str) -> dict[str, str]:
+    return {"PK": f"ADJ#{adjustment_id}", "SK": "ADJ"}
+
+
+PENDING_ADJUSTMENTS = "PENDING_ADJ"
+
+
+def pending_adjustment(requested_at: str, adjustment_id: str) -> dict[str, str]:
+    return {"PK": PENDING_ADJUSTMENTS, "SK": f"{requested_at}#{adjustment_id}"}
+
+
+def audit(subject: str, at: str, audit_id: str) -> dict[str, str]:
+    return {"PK": f"AUDIT#{subject}", "SK": f"{at}#{audit_id}"}
+
+
+def audit_partition(subject: str) -> str:
+    return f"AUDIT#{subject}"
 
 
 def rate_window(principal_sub: str, minute: str) -> dict[str, str]:

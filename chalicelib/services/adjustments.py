@@ -1,0 +1,179 @@
+"""Adjustments of money and stars by call-center staff, with maker-checker approval above the
+threshold: a supervisor other than the requester applies or rejects a pending one exactly once."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from chalicelib import clock
+from chalicelib.domain.adjustments import Adjustment, decided, needs_approval, new_adjustment_id, require_decider
+from chalicelib.domain.cards import BalanceChange, Card
+from chalicelib.domain.errors import AlreadyDecided, InsufficientFunds, LimitExceeded, NotFound
+from chalicelib.domain.ledger import Transaction, tx_id_for
+from chalicelib.domain.members import Member, adjust_stars
+from chalicelib.domain.money import Money, require_currency
+from chalicelib.domain.principals import Principal, require_role
+from chalicelib.services.audit import card_state, staff_action
+from chalicelib.services.cards import commit_moves, ledger_entry, load_card
+from chalicelib.services.stars import member_entry
+from chalicelib.services.writes import commit, retrying
+from chalicelib.settings import get_settings
+from chalicelib.store import adjustments as adjustment_store
+from chalicelib.store import members as member_store
+from chalicelib.store.idempotency import IdempotencyLock
+
+PENDING_STATUS = 202
+
+
+class AdjustmentPage(BaseModel):
+    items: list[Adjustment]
+    next_cursor: str | None
+
+
+def _load_member(member_id: str) -> Member:
+    member = member_store.get_member(member_id)
+    if member is None:
+        raise NotFound("member not found")
+    return member
+
+
+def plan_card_adjustment(card: Card, amount: Money) -> BalanceChange:
+    """A signed correction of a card's balance: never below zero, never above the cap; allowed on a
+    frozen card (that is when corrections happen)."""
+    require_currency(amount, card.currency)
+    if card.balance + amount.amount < 0:
+        raise InsufficientFunds(f"balance {card.balance} cannot absorb an adjustment of {amount.amount}")
+    if card.balance + amount.amount > get_settings().rules.money.balance_cap:
+        raise LimitExceeded("the balance would exceed the cap")
+    return BalanceChange(card=card, delta=amount.amount, require_active=False)
+
+
+def adjust_card(principal: Principal, card_id: str, amount: Money, reason_code: str, note: str | None,
+                ticket_ref: str | None, lock: IdempotencyLock | None) -> Transaction | Adjustment:
+    """Apply at once (201 Transaction) or, above the threshold, file for approval (202 Adjustment)."""
+    require_role(principal, "agent", "supervisor")
+    request = dict(amount=amount, reason_code=reason_code, note=note, ticket_ref=ticket_ref)
+    if needs_approval(amount, None, get_settings().rules.approvals):
+        card = load_card(card_id)
+        require_currency(amount, card.currency)
+        return _file_pending(principal, lock, card_id=card.card_id, member_id=card.member_id, **request)
+
+    def attempt() -> Transaction:
+        return _apply_to_card(principal, load_card(card_id), principal.agent_id, lock, "adjustment.applied", None,
+                              extra=[], **request)
+
+    return retrying(attempt)
+
+
+def adjust_member_stars(principal: Principal, member_id: str, stars: int, reason_code: str, note: str | None,
+                        ticket_ref: str | None, lock: IdempotencyLock | None) -> Transaction | Adjustment:
+    require_role(principal, "agent", "supervisor")
+    request = dict(stars=stars, reason_code=reason_code, note=note, ticket_ref=ticket_ref)
+    if needs_approval(None, stars, get_settings().rules.approvals):
+        _load_member(member_id)
+        return _file_pending(principal, lock, member_id=member_id, **request)
+
+    def attempt() -> Transaction:
+        return _apply_to_member(principal, _load_member(member_id), principal.agent_id, lock, "adjustment.applied",
+                                None, extra=[], **request)
+
+    return retrying(attempt)
+
+
+def _file_pending(principal: Principal, lock: IdempotencyLock | None, **fields: Any) -> Adjustment:
+    adjustment = Adjustment(adjustment_id=new_adjustment_id(), status="pending_approval", agent_id=principal.agent_id,
+                            requested_at=clock.rfc3339(clock.now()), **fields)
+    audit = staff_action(principal, "adjustment.requested", member_id=adjustment.member_id,
+                         adjustment_id=adjustment.adjustment_id, reason_code=adjustment.reason_code,
+                         note=adjustment.note, ticket_ref=adjustment.ticket_ref,
+                         after=adjustment.model_dump(mode="json", exclude_none=True))
+    audit = audit.model_copy(update={"card_id": adjustment.card_id}) if audit else None
+    commit(adjustment_store.put_pending(adjustment), lock, adjustment.model_dump(mode="json"), audit=audit,
+           status=PENDING_STATUS)
+    return adjustment
+
+
+def _apply_to_card(principal: Principal, card: Card, agent_id: str | None, lock: IdempotencyLock | None, action: str,
+                   adjustment_id: str | None, *, extra: list, amount: Money, reason_code: str, note: str | None,
+                   ticket_ref: str | None) -> Transaction:
+    change = plan_card_adjustment(card, amount)
+    entry = ledger_entry(principal, change, "adjustment", lock, agent_id=agent_id, reason_code=reason_code)
+    audit = staff_action(principal, action, card=card, tx_id=entry.tx_id, adjustment_id=adjustment_id,
+                         reason_code=reason_code, note=note, ticket_ref=ticket_ref, before=card_state(card),
+                         after=card_state(card, balance=change.balance_after))
+    return commit_moves([change], [entry], lock, extra=extra, audit=audit)
+
+
+def _apply_to_member(principal: Principal, member: Member, agent_id: str | None, lock: IdempotencyLock | None,
+                     action: str, adjustment_id: str | None, *, extra: list, stars: int, reason_code: str,
+                     note: str | None, ticket_ref: str | None) -> Transaction:
+    now = clock.now()
+    rules = get_settings().rules.stars
+    after = adjust_stars(member, stars, now, rules)
+    entry = member_entry(principal, after, "adjustment", stars, now, lock, agent_id=agent_id, reason_code=reason_code)
+    public = entry.public()
+    audit = staff_action(principal, action, member_id=member.member_id, tx_id=entry.tx_id, adjustment_id=adjustment_id,
+                         reason_code=reason_code, note=note, ticket_ref=ticket_ref,
+                         before={"stars": member.stars_now(now)}, after={"stars": after.stars_now(now)})
+    commit([("member", member_store.stars_update(member, after)), ("entry", member_store.put_entry(entry)), *extra],
+           lock, public.model_dump(mode="json"), audit=audit)
+    return public
+
+
+def approve(principal: Principal, adjustment_id: str, lock: IdempotencyLock | None) -> Transaction:
+    """Apply a pending adjustment exactly once; the ledger entry keeps the requester's agent_id."""
+
+    def attempt() -> Transaction:
+        adjustment = _load_adjustment(adjustment_id)
+        require_decider(adjustment, principal)
+        request = dict(reason_code=adjustment.reason_code, note=adjustment.note, ticket_ref=adjustment.ticket_ref)
+        now = clock.rfc3339(clock.now())
+        if adjustment.card_id:
+            card = load_card(adjustment.card_id)
+            tx_id = _next_tx(card)
+            decision = adjustment_store.decide(adjustment, decided(adjustment, principal, "approved", now, tx_id))
+            return _apply_to_card(principal, card, adjustment.agent_id, lock, "adjustment.approved", adjustment_id,
+                                  extra=decision, amount=adjustment.amount, **request)
+        member = _load_member(adjustment.member_id)
+        tx_id = tx_id_for(member.member_id, member.star_seq + 1)
+        decision = adjustment_store.decide(adjustment, decided(adjustment, principal, "approved", now, tx_id))
+        return _apply_to_member(principal, member, adjustment.agent_id, lock, "adjustment.approved", adjustment_id,
+                                extra=decision, stars=adjustment.stars, **request)
+
+    return retrying(attempt, refusals={"adjustment": lambda: AlreadyDecided("the adjustment was decided meanwhile")})
+
+
+def reject(principal: Principal, adjustment_id: str) -> Adjustment:
+    """Close a pending adjustment without applying it, exactly once."""
+
+    def attempt() -> Adjustment:
+        adjustment = _load_adjustment(adjustment_id)
+        require_decider(adjustment, principal)
+        result = decided(adjustment, principal, "rejected", clock.rfc3339(clock.now()))
+        audit = staff_action(principal, "adjustment.rejected", member_id=adjustment.member_id,
+                             adjustment_id=adjustment_id, reason_code=adjustment.reason_code,
+                             before={"status": adjustment.status}, after={"status": "rejected"})
+        audit = audit.model_copy(update={"card_id": adjustment.card_id}) if audit else None
+        commit(adjustment_store.decide(adjustment, result), None, None, audit=audit)
+        return result
+
+    return retrying(attempt, refusals={"adjustment": lambda: AlreadyDecided("the adjustment was decided meanwhile")})
+
+
+def pending(principal: Principal, limit: int, cursor: str | None) -> AdjustmentPage:
+    require_role(principal, "supervisor")
+    items, next_cursor = adjustment_store.pending(limit, cursor)
+    return AdjustmentPage(items=items, next_cursor=next_cursor)
+
+
+def _load_adjustment(adjustment_id: str) -> Adjustment:
+    adjustment = adjustment_store.get(adjustment_id)
+    if adjustment is None:
+        raise NotFound("adjustment not found")
+    return adjustment
+
+
+
+def _next_tx(card: Card) -> str:
+    return tx_id_for(card.card_id, card.ledger_seq + 1)
