@@ -13,6 +13,7 @@ from chalicelib.domain.errors import BusinessRefusal
 from chalicelib.domain.ledger import Transaction
 from chalicelib.domain.money import Money
 from chalicelib.domain.principals import Principal
+from chalicelib.services.audit import card_state, staff_action
 from chalicelib.services.cards import authorized_card, commit_moves, ledger_entry, load_card
 from chalicelib.services.writes import commit, retrying
 from chalicelib.settings import get_settings
@@ -33,7 +34,9 @@ def configure(principal: Principal, card_id: str, threshold: Money, amount: Mone
         if card.auto_reload == settings and card.auto_reload_payment_ref == payment_ref:
             return card_resource(card)
         changes = {"auto_reload": settings.model_dump(mode="json"), "auto_reload_payment_ref": payment_ref}
-        commit([("card", card_store.state_update(card, changes, clock.rfc3339(clock.now())))], None, None)
+        audit = staff_action(principal, "card.auto_reload_set", card=card, before=card_state(card),
+                             after=card_state(card, auto_reload=settings))
+        commit([("card", card_store.state_update(card, changes, clock.rfc3339(clock.now())))], None, None, audit=audit)
         return card_resource(card.model_copy(update={"auto_reload": settings, "auto_reload_payment_ref": payment_ref,
                                                       "version": card.version + 1}))
 
@@ -48,7 +51,9 @@ def cancel(principal: Principal, card_id: str) -> CardResource:
         if card.auto_reload is None:
             return card_resource(card)
         changes = {"auto_reload": None, "auto_reload_payment_ref": None}
-        commit([("card", card_store.state_update(card, changes, clock.rfc3339(clock.now())))], None, None)
+        audit = staff_action(principal, "card.auto_reload_cancelled", card=card, before=card_state(card),
+                             after=card_state(card, auto_reload=None))
+        commit([("card", card_store.state_update(card, changes, clock.rfc3339(clock.now())))], None, None, audit=audit)
         return card_resource(card.model_copy(update={"auto_reload": None, "auto_reload_payment_ref": None,
                                                       "version": card.version + 1}))
 

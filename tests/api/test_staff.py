@@ -198,3 +198,12 @@ def test_lost_card_transfer_moves_balance_and_auto_reload_and_keeps_history(api,
     assert (old["balance"]["amount"], old["auto_reload"], old["status"]) == (0, None, "frozen")
     assert (new["balance"]["amount"], new["auto_reload"]) == (2000, {"threshold": money(1000), "amount": money(2500)})
     assert [t["kind"] for t in api.ledger(lost)] == ["transfer_out", "reload"]
+
+
+def test_auto_reload_changes_by_staff_are_audited(api, member_card):
+    member_id, card_id = member_card
+    setting = {"threshold": money(1000), "amount": money(2500), "payment_ref": "psp-9"}
+    assert api.request("PUT", f"/v1/cards/{card_id}/auto-reload", AGENT, setting).status_code == 200
+    assert api.request("DELETE", f"/v1/cards/{card_id}/auto-reload", AGENT).status_code == 200
+    actions = [r["action"] for r in _audit(api, member_id)]
+    assert actions[:2] == ["card.auto_reload_cancelled", "card.auto_reload_set"]
