@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 SOURCE = "omnicard"
-DetailType = Literal["transaction.created", "card.updated", "member.updated"]
+DetailType = Literal["transaction.created", "card.updated", "member.updated", "adjustment.pending"]
 
 # Fixed namespace: the same change always gets the same event_id, on every delivery and every stage.
 _NAMESPACE = uuid.UUID("5f0e7c1e-3b7a-4a8e-9d8f-0c1e0a7b9e21")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.domain.adjustments import Adjustment
 from chalicelib.domain.cards import Card
 from chalicelib.domain.ledger import LedgerEntry
 from chalicelib.domain.members import Member
@@ -39,7 +40,15 @@ class EntryAdded:
     entry: LedgerEntry
 
 
-Change = CardChange | MemberChange | EntryAdded
+@dataclass(frozen=True)
+class AdjustmentFiled:
+    """A new adjustment waiting for a supervisor's approval."""
+
+    key: dict[str, str]
+    adjustment: Adjustment
+
+
+Change = CardChange | MemberChange | EntryAdded | AdjustmentFiled
 
 
 def from_record(record: dict[str, Any]) -> Change | None:
@@ -59,6 +68,11 @@ def from_record(record: dict[str, Any]) -> Change | None:
         if kind == "card":
             return CardChange(card_from_item(old) if old and "version" in old else None, card_from_item(new), new)
         return MemberChange(member_from_item(old) if old and "version" in old else None, member_from_item(new), new)
+    if kind == "adjustment":
+        if old is not None or new.get("status") != "pending_approval":  # only its filing is news
+            return None
+        fields = {k: v for k, v in new.items() if k in Adjustment.model_fields}
+        return AdjustmentFiled({"PK": keys_["PK"], "SK": keys_["SK"]}, Adjustment.model_validate(fields))
     if kind in ("ledger_entry", "member_entry") and keys_["SK"].startswith(keys.TX_PREFIX):
         if "tx_id" not in new or old is not None:  # entries are immutable: only their INSERT is news
             return None

@@ -11,7 +11,7 @@ from chalicelib.domain.events import ChangeEvent, change_event
 from chalicelib.domain.members import member_resource
 from chalicelib.settings import get_settings
 from chalicelib.store import events as event_store
-from chalicelib.streams.changes import CardChange, EntryAdded, MemberChange
+from chalicelib.streams.changes import AdjustmentFiled, CardChange, EntryAdded, MemberChange
 
 
 def on_card(change: CardChange) -> None:
@@ -31,6 +31,12 @@ def on_member(change: MemberChange) -> None:
 def on_entry(change: EntryAdded) -> None:
     _send(change_event("transaction.created", change.key["PK"], change.key["SK"], change.entry.seq,
                        change.entry.public().model_dump(mode="json")))
+
+
+def on_adjustment(change: AdjustmentFiled) -> None:
+    adjustment = change.adjustment
+    _send(change_event("adjustment.pending", change.key["PK"], change.key["SK"], adjustment.version,
+                       adjustment.model_dump(mode="json")))
 
 
 def _send(event: ChangeEvent) -> None:
