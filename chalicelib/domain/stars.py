@@ -152,38 +152,32 @@ def spend(lots: Lots, stars: int, now: datetime) -> Lots:
     """Spend `stars`, earliest-expiring unexpired lots first; never an expired lot."""
     if stars > available(lots, now):
         raise InsufficientStars(f"{available(lots, now)} stars available, {stars} needed")
-    lots = dict(lots)
-    owed = stars
-    for expires_at in sorted(lots):
-        if owed == 0:
-            break
-        if _expired(expires_at, now) or lots[expires_at] <= 0:
-            continue
-        taken = min(owed, lots[expires_at])
-        lots[expires_at] -= taken
-        owed -= taken
-    return _without_empty(lots)
+    return _draw(lots, stars, sorted(lots), now)
 
 
 def take_back(lots: Lots, stars: int, now: datetime, prefer: str | None) -> tuple[Lots, int]:
     """Take back up to `stars` (a refund), from the refunded payment's own lot first, then the
     latest-expiring. Never more than the member holds: returns (lots, taken); the rest is shortfall."""
-    lots = dict(lots)
-    owed = min(stars, available(lots, now))
-    taken = owed
+    taken = min(stars, available(lots, now))
     order = sorted(lots, reverse=True)
     if prefer in lots:
         order.remove(prefer)
         order.insert(0, prefer)
+    return _draw(lots, taken, order, now), taken
+
+
+def _draw(lots: Lots, stars: int, order: list[str], now: datetime) -> Lots:
+    """Take `stars` (which the live lots can cover) from the unexpired lots in `order`."""
+    lots = dict(lots)
     for expires_at in order:
-        if owed == 0:
+        if stars == 0:
             break
         if _expired(expires_at, now) or lots[expires_at] <= 0:
             continue
-        part = min(owed, lots[expires_at])
+        part = min(stars, lots[expires_at])
         lots[expires_at] -= part
-        owed -= part
-    return _without_empty(lots), taken
+        stars -= part
+    return _without_empty(lots)
 
 
 def lapse(lots: Lots, now: datetime) -> tuple[Lots, int]:

@@ -16,7 +16,7 @@ from chalicelib.domain.money import Money, require_currency
 from chalicelib.domain.principals import Principal, require_role
 from chalicelib.services.audit import card_state, staff_action
 from chalicelib.services.cards import commit_moves, ledger_entry, load_card
-from chalicelib.services.stars import member_entry
+from chalicelib.services.stars import load_member, member_entry
 from chalicelib.services.writes import commit, retrying
 from chalicelib.settings import get_settings
 from chalicelib.store import adjustments as adjustment_store
@@ -29,13 +29,6 @@ PENDING_STATUS = 202
 class AdjustmentPage(BaseModel):
     items: list[Adjustment]
     next_cursor: str | None
-
-
-def _load_member(member_id: str) -> Member:
-    member = member_store.get_member(member_id)
-    if member is None:
-        raise NotFound("member not found")
-    return member
 
 
 def plan_card_adjustment(card: Card, amount: Money) -> BalanceChange:
@@ -71,11 +64,11 @@ def adjust_member_stars(principal: Principal, member_id: str, stars: int, reason
     require_role(principal, "agent", "supervisor")
     request = dict(stars=stars, reason_code=reason_code, note=note, ticket_ref=ticket_ref)
     if needs_approval(None, stars, get_settings().rules.approvals):
-        _load_member(member_id)
+        load_member(member_id)
         return _file_pending(principal, lock, member_id=member_id, **request)
 
     def attempt() -> Transaction:
-        return _apply_to_member(principal, _load_member(member_id), principal.agent_id, lock, "adjustment.applied",
+        return _apply_to_member(principal, load_member(member_id), principal.agent_id, lock, "adjustment.applied",
                                 None, extra=[], **request)
 
     return retrying(attempt)
@@ -135,7 +128,7 @@ def approve(principal: Principal, adjustment_id: str, lock: IdempotencyLock | No
             decision = adjustment_store.decide(adjustment, decided(adjustment, principal, "approved", now, tx_id))
             return _apply_to_card(principal, card, adjustment.agent_id, lock, "adjustment.approved", adjustment_id,
                                   extra=decision, amount=adjustment.amount, **request)
-        member = _load_member(adjustment.member_id)
+        member = load_member(adjustment.member_id)
         tx_id = tx_id_for(member.member_id, member.star_seq + 1)
         decision = adjustment_store.decide(adjustment, decided(adjustment, principal, "approved", now, tx_id))
         return _apply_to_member(principal, member, adjustment.agent_id, lock, "adjustment.approved", adjustment_id,

@@ -38,7 +38,7 @@ class ExpiryRun(BaseModel):
     stars_expired: int
 
 
-def _load_member(member_id: str) -> Member:
+def load_member(member_id: str) -> Member:
     member = member_store.get_member(member_id)
     if member is None:
         raise NotFound("member not found")
@@ -66,9 +66,9 @@ def _commit_member_entry(before: Member, after: Member, entry: LedgerEntry, lock
 def _member_for(principal: Principal, member_id: str) -> Member:
     """Owner or POS (a member scanned at the till) may earn and redeem."""
     if principal.role == "pos":
-        return _load_member(member_id)
+        return load_member(member_id)
     require_member_access(principal, member_id, staff=False)
-    return _load_member(member_id)
+    return load_member(member_id)
 
 
 def record_purchase(principal: Principal, member_id: str, amount: Money, tender: str, store_id: str | None,
@@ -166,7 +166,7 @@ def refund(principal: Principal, tx_id: str, amount: Money | None, lock: Idempot
         due = star_rules.refund_take_back(payment.stars, paid, refunded, value)
         member_updates, taken, stars_after = [], 0, None
         if due and payment.member_id:
-            member = _load_member(payment.member_id)
+            member = load_member(payment.member_id)
             prefer = star_rules.expiry_of(datetime.fromisoformat(payment.created_at.replace("Z", "+00:00")), settings.stars)
             after, taken = take_back_stars(member, due, now, settings.stars, prefer)
             member_updates.append(member_store.stars_update(member, after))
