@@ -76,6 +76,8 @@ def begin(principal_sub: str, idempotency_key: str, request_hash: str, now: date
         raise IdempotencyKeyReused("this Idempotency-Key was used with a different request")
     if existing.get("state") == COMPLETED:
         return StoredResponse(status=int(existing["response_status"]), body=json.loads(existing["response_body"]))
+    if existing.get("lock_token") == lock.token:  # botocore resent our PutItem after its response was lost
+        return lock
     raise RequestInProgress()
 
 
@@ -89,8 +91,11 @@ def completion(lock: IdempotencyLock, body: Any, status: int | None = None) -> d
     return {"Put": {
         "TableName": get_settings().ledger_table,
         "Item": to_attributes(item),
-        "ConditionExpression": "lock_token = :token",
-        "ExpressionAttributeValues": to_attributes({":token": lock.token}),
+        # Still in progress: once this request's transaction committed, a re-planned attempt of the same
+        # request (after a lost response) must fail here rather than move value a second time.
+        "ConditionExpression": "lock_token = :token AND #state = :in_progress",
+        "ExpressionAttributeNames": {"#state": "state"},
+        "ExpressionAttributeValues": to_attributes({":token": lock.token, ":in_progress": IN_PROGRESS}),
     }}
 
 
