@@ -55,12 +55,14 @@ def count_entry(source_key: dict[str, str], row: ReportRow, day: str, created_at
                 "ExpressionAttributeValues": to_attributes(values),
             }}),
         ])
+        counted = True
     except TransactionCancelled as exc:
-        if "counted" in exc.failed:
-            return False
-        raise
+        if "counted" not in exc.failed:
+            raise
+        counted = False
+    # Also when already counted: the delivery that counted it may have stopped before this step.
     advance_as_of(keys.report_as_of(day), created_at)
-    return True
+    return counted
 
 
 def read_report(day: str) -> tuple[list[ReportRow], str | None]:
@@ -84,6 +86,7 @@ def contribute(source_pk: str, total_key: dict[str, str], field: str, value: int
         response = dynamodb().get_item(TableName=_table(), Key=to_attributes(source_key), ConsistentRead=True)
         current = from_attributes(response["Item"]) if "Item" in response else None
         if current is not None and current["source_version"] >= version:
+            advance_as_of(keys.liability_as_of(), as_of)  # in case the delivery that moved it stopped here
             return False
         delta = value - (current["value"] if current else 0)
         condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(PK)"}

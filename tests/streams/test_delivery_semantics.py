@@ -5,6 +5,9 @@ reported alone while the rest of its batch is applied."""
 import copy
 import random
 
+import boto3
+
+from chalicelib.settings import get_settings
 from tests.conftest import money, tokens
 from tests.streams.conftest import entry_records
 
@@ -105,3 +108,24 @@ def test_a_poison_record_is_reported_alone_and_the_rest_of_the_batch_applied(api
     assert [t["amount"]["amount"] for t in feed] == [2000, 1000]
     [phone] = api.get("/v1/reports/channels", tokens.supervisor()).json["channels"]
     assert phone["kinds"] == [{"kind": "reload", "count": 2, "totals": [money(3000)], "stars": 0}]
+
+
+def test_a_redelivery_completes_as_of_when_the_first_delivery_stopped_after_counting(api, deliveries, handler, views):
+    ada = api.enrol()
+    card = api.issue(ada["member_id"])
+    api.reload(card["card_id"], 1000, tokens.pos("S1"))
+    records = deliveries()
+    report = api.get("/v1/reports/channels", tokens.supervisor()).json
+    liability = api.get("/v1/reports/liability", tokens.supervisor()).json
+    # Given the first delivery counted everything but stopped before moving the as_of items
+    client = boto3.client("dynamodb")
+    for item in views.items():
+        if item["SK"] == "AS_OF":
+            client.delete_item(TableName=get_settings().views_table,
+                               Key={"PK": {"S": item["PK"]}, "SK": {"S": "AS_OF"}})
+    assert api.get("/v1/reports/liability", tokens.supervisor()).json["as_of"] is None
+
+    assert handler(records) == {"batchItemFailures": []}
+
+    assert api.get("/v1/reports/channels", tokens.supervisor()).json == report
+    assert api.get("/v1/reports/liability", tokens.supervisor()).json == liability
