@@ -65,7 +65,7 @@ def _operation(spec: EndpointSpec, refs: dict[Any, Any]) -> dict[str, Any]:
     if spec.idempotency:
         operation["parameters"].append({
             "name": "Idempotency-Key", "in": "header", "required": spec.idempotency == REQUIRED,
-            "schema": {"type": "string", "minLength": 1, "maxLength": 255}})
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]{1,255}$"}})
     if spec.body:
         operation["requestBody"] = {"required": True, "content": {
             "application/json": {"schema": refs[(spec.body, "validation")]}}}
@@ -77,7 +77,10 @@ def _operation(spec: EndpointSpec, refs: dict[Any, Any]) -> dict[str, Any]:
         operation["responses"][str(code)] = {"description": model.__doc__.strip().splitlines()[0] if model.__doc__ else "OK",
                                              "content": {"application/json": {"schema": refs[(model, "serialization")]}}}
     problem = {"application/problem+json": {"schema": refs[(Problem, "serialization")]}}
-    codes = set(spec.errors) | ({422} if spec.body or spec.query else set())
+    # A malformed Idempotency-Key is a 422 and a key in use a 409, on routes where the key is optional too.
+    codes = set(spec.errors) | ({422} if spec.body or spec.query or spec.idempotency else set())
+    if spec.idempotency:
+        codes |= {409}
     if not spec.public:
         codes |= {401, 429}
         operation["security"] = [{"bearer": []}]
