@@ -72,7 +72,7 @@ def live_stack():
 # at import because schemathesis' lazy fixture loader does not support this pytest.
 schema = schemathesis.openapi.from_dict(openapi.document())
 schema.config.generation.update(modes=["positive", "negative"], codec="ascii", allow_x00=False,
-                                max_examples=examples(None, ci=6, slow=100))
+                                max_examples=examples(None, ci=10, slow=200))
 
 
 def test_the_fuzzed_document_is_the_served_one(live_stack):
