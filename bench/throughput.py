@@ -1,0 +1,135 @@
+"""Local throughput: 8 concurrent clients over real HTTP against the local stack, against 1 client.
+
+Run: .venv/bin/python -m bench.throughput [--clients 8] [--seconds 20]
+
+Starts what `make run` starts, in this process (in-process moto, the tables, the Chalice local
+server on a free port, the stream pump delivering to the stream handler). Each client is a till
+with its own registered card: it pays (a payment with stars) and reads the balance, alternately,
+as fast as it can for `--seconds`. Tokens rotate over terminals so the per-principal rate limit
+(600 a minute) is not what is measured. Every response must be 2xx."""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import threading
+import time
+from typing import Any, Iterator
+
+from bench.propagation import Http, _free_port
+
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+
+TERMINALS = 12
+
+
+@contextlib.contextmanager
+def local_stack() -> Iterator[tuple[Http, str]]:
+    """The local stack of `make run`, in this process; yields (client, JWT secret)."""
+    from local import server as local_server
+
+    local_server._set_environment()
+    config = local_server._load_chalice_config()
+
+    import boto3
+    from chalice.local import create_local_server
+    from moto import mock_aws
+
+    from chalicelib.settings import get_settings, reset_settings
+    from chalicelib.store.client import reset_clients
+    from local.moto_threads import serialize_moto_requests
+    from local.moto_transactions import cheap_transaction_backups
+    from local.tables import create_tables
+
+    serialize_moto_requests()
+    cheap_transaction_backups()
+    mock = mock_aws()
+    mock.start()
+    stop = threading.Event()
+    pump = None
+    try:
+        reset_settings()
+        reset_clients()
+        settings = get_settings()
+        stream_arns = create_tables(boto3.client("dynamodb"), settings)
+        local_server._create_event_bus(boto3.client("events"), settings.event_bus)
+        app = config.chalice_app
+        pump = local_server._start_pump(app, stream_arns["LedgerTable"], stop)
+        port = _free_port()
+        httpd = create_local_server(app, config, "127.0.0.1", port)
+        threading.Thread(target=httpd.serve_forever, name="http", daemon=True).start()
+        yield Http(f"http://127.0.0.1:{port}"), os.environ["OMNICARD_JWT_SECRET"]
+        httpd.shutdown()
+    finally:
+        stop.set()
+        if pump is not None:
+            pump.join(timeout=10)
+        mock.stop()
+
+
+def run(http: Http, secret: str, clients: int, seconds: float) -> dict[str, float]:
+    from local.tokens import make_token
+
+    service = make_token("service", secret=secret)
+    agent = make_token("agent", secret=secret, agent_id="A1")
+    tills = []
+    for number in range(clients):
+        member = http.call("POST", "/v1/members", service, {"name": f"Bench {number}",
+                                                            "email": f"bench-{clients}-{number}@example.com"})
+        card = http.call("POST", "/v1/cards", agent, {"member_id": member["member_id"]})["card_id"]
+        http.call("POST", f"/v1/cards/{card}/reloads", agent, {"amount": {"amount": 50_000, "currency": "USD"},
+                                                               "payment_ref": "bench"})
+        tokens = [make_token("pos", secret=secret, store_id="S1", terminal_id=f"T{number}-{t}") for t in range(TERMINALS)]
+        tills.append((card, tokens))
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    barrier = threading.Barrier(clients + 1)
+    deadline = [0.0]
+
+    def till(index: int) -> None:
+        card, tokens = tills[index]
+        barrier.wait()
+        count = 0
+        while time.perf_counter() < deadline[0]:
+            token = tokens[count % TERMINALS]
+            started = time.perf_counter()
+            if count % 2 == 0:
+                http.call("POST", f"/v1/cards/{card}/payments", token, {"amount": {"amount": 1, "currency": "USD"}})
+            else:
+                http.call("GET", f"/v1/cards/{card}", token)
+            latencies[index].append((time.perf_counter() - started) * 1000)
+            count += 1
+
+    threads = [threading.Thread(target=till, args=(index,)) for index in range(clients)]
+    for thread in threads:
+        thread.start()
+    deadline[0] = time.perf_counter() + seconds
+    started = time.perf_counter()
+    barrier.wait()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    every = sorted(latency for per_client in latencies for latency in per_client)
+    return {"requests_per_second": len(every) / elapsed, "median_ms": statistics.median(every),
+            "p99_ms": every[min(len(every) - 1, int(len(every) * 0.99))], "requests": len(every)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    with local_stack() as (http, secret):
+        one = run(http, secret, 1, args.seconds)
+        many = run(http, secret, args.clients, args.seconds)
+    print(f"payments with stars and balance reads, alternately, {args.seconds:.0f} s per run, over HTTP")
+    print("| clients | requests/s | median ms | p99 ms |")
+    print("|---|---|---|---|")
+    for clients, row in ((1, one), (args.clients, many)):
+        print(f"| {clients} | {row['requests_per_second']:.1f} | {row['median_ms']:.0f} | {row['p99_ms']:.0f} |")
+    print(f"{args.clients} clients: ×{many['requests_per_second'] / one['requests_per_second']:.2f} the throughput of 1")
+
+
+if __name__ == "__main__":
+    main()
