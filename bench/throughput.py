@@ -6,7 +6,11 @@ Starts what `make run` starts, in this process (in-process moto, the tables, the
 server on a free port, the stream pump delivering to the stream handler). Each client is a till
 with its own registered card: it pays (a payment with stars) and reads the balance, alternately,
 as fast as it can for `--seconds`. Tokens rotate over terminals so the per-principal rate limit
-(600 a minute) is not what is measured. Every response must be 2xx."""
+(600 a minute) is not what is measured. Every response must be 2xx.
+
+In-process moto serves one request at a time (local/moto_threads.py), for the API and the stream
+handler alike, so the bench also reports how much of the run moto was busy: near 100 % means the
+throughput is moto's ceiling, not the app's."""
 from __future__ import annotations
 
 import argparse
@@ -23,6 +27,23 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 TERMINALS = 12
+MOTO_BUSY = [0.0]
+
+
+def _time_moto() -> None:
+    """Sum the time moto spends serving requests (inside the one-at-a-time lock)."""
+    from local import moto_threads
+
+    serve = moto_threads._original_call
+
+    def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return serve(self, *args, **kwargs)
+        finally:
+            MOTO_BUSY[0] += time.perf_counter() - started
+
+    moto_threads._original_call = timed
 
 
 @contextlib.contextmanager
@@ -44,6 +65,7 @@ def local_stack() -> Iterator[tuple[Http, str]]:
     from local.tables import create_tables
 
     serialize_moto_requests()
+    _time_moto()
     cheap_transaction_backups()
     mock = mock_aws()
     mock.start()
@@ -105,14 +127,16 @@ def run(http: Http, secret: str, clients: int, seconds: float) -> dict[str, floa
     for thread in threads:
         thread.start()
     deadline[0] = time.perf_counter() + seconds
-    started = time.perf_counter()
+    started, busy_before = time.perf_counter(), MOTO_BUSY[0]
     barrier.wait()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
+    moto_busy = (MOTO_BUSY[0] - busy_before) / elapsed
     every = sorted(latency for per_client in latencies for latency in per_client)
     return {"requests_per_second": len(every) / elapsed, "median_ms": statistics.median(every),
-            "p99_ms": every[min(len(every) - 1, int(len(every) * 0.99))], "requests": len(every)}
+            "p99_ms": every[min(len(every) - 1, int(len(every) * 0.99))], "requests": len(every),
+            "moto_busy": moto_busy}
 
 
 def main() -> None:
@@ -124,10 +148,11 @@ def main() -> None:
         one = run(http, secret, 1, args.seconds)
         many = run(http, secret, args.clients, args.seconds)
     print(f"payments with stars and balance reads, alternately, {args.seconds:.0f} s per run, over HTTP")
-    print("| clients | requests/s | median ms | p99 ms |")
-    print("|---|---|---|---|")
+    print("| clients | requests/s | median ms | p99 ms | moto busy |")
+    print("|---|---|---|---|---|")
     for clients, row in ((1, one), (args.clients, many)):
-        print(f"| {clients} | {row['requests_per_second']:.1f} | {row['median_ms']:.0f} | {row['p99_ms']:.0f} |")
+        print(f"| {clients} | {row['requests_per_second']:.1f} | {row['median_ms']:.0f} | {row['p99_ms']:.0f} | "
+              f"{row['moto_busy']:.0%} |")
     print(f"{args.clients} clients: ×{many['requests_per_second'] / one['requests_per_second']:.2f} the throughput of 1")
 
 
