@@ -141,6 +141,13 @@ def _lost_entry(ids):
     _delete(f"CARD#{ids['ada_card']}", f"TX#{2:012d}")
 
 
+def _entry_without_its_card_update(ids):
+    card = _get(f"CARD#{ids['ada_card']}", "CARD")
+    last = _get(f"CARD#{ids['ada_card']}", f"TX#{card['ledger_seq']:012d}")
+    seq = card["ledger_seq"] + 1
+    _put({**last, "SK": f"TX#{seq:012d}", "seq": seq, "tx_id": f"tx_{ids['ada_card']}_{seq}", "idempotency_key": "x"})
+
+
 def _stars_minted(ids):
     member = _get(f"MEMBER#{ids['bob']}", "MEMBER")
     lots = {**member["lots"], "2099-01-01T00:00:00.000Z": 50}
@@ -208,6 +215,7 @@ def _activity_lost(ids):
     (_balance_without_entry, "card_balance_equals_ledger"),
     (_overdraft_that_sums_right, "card_balance_within_bounds"),
     (_lost_entry, "card_ledger_gapless"),
+    (_entry_without_its_card_update, "card_ledger_gapless"),
     (_stars_minted, "member_stars_equal_ledger"),
     (_refunded_twice, "refunds_within_payment"),
     (_two_transactions_under_one_key, "one_transaction_per_idempotency_key"),
