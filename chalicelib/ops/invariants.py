@@ -548,6 +548,50 @@ def staff_actions_audited(ctx: Context) -> Outcome:
     return outcome
 
 
+@check
+def adjustments_maker_checker(ctx: Context) -> Outcome:
+    """An adjustment above the approval threshold is applied only through another supervisor's
+    approval, once; a decided one is off the pending list; each request and decision is audited once."""
+    outcome = Outcome("adjustments_maker_checker", "adjustments")
+    snapshot, approvals = ctx.snapshot, ctx.rules.approvals
+    entries = {entry.tx_id: entry for _, entry in snapshot.entries() if entry.kind == "adjustment"}
+    approved = {item.get("tx_id"): item for item in snapshot.adjustments.values() if item.get("status") == "approved"}
+    for tx_id, entry in entries.items():
+        size, threshold = ((abs(entry.amount.amount), approvals.money_threshold) if entry.amount is not None
+                           else (abs(entry.stars), approvals.stars_threshold))
+        if size <= threshold:
+            continue
+        outcome.checked += 1
+        decision = approved.get(tx_id)
+        if decision is None or decision.get("decided_by") in (None, decision.get("agent_id")):
+            outcome.breach(tx_id, f"adjustment of {size} (threshold {threshold}) without another supervisor's approval")
+    actions: dict[tuple[str, str], int] = defaultdict(int)
+    for record in snapshot.audit:
+        if record.get("adjustment_id"):
+            actions[(record["adjustment_id"], record.get("action", ""))] += 1
+    for adjustment_id, item in snapshot.adjustments.items():
+        outcome.checked += 1
+        status, tx_id = item.get("status"), item.get("tx_id")
+        listed = adjustment_id in snapshot.pending_adjustments
+        if (status == "pending_approval") != listed:
+            outcome.breach(adjustment_id, f"{status} but {'on' if listed else 'off'} the pending list")
+        if status == "approved":
+            entry = entries.get(tx_id or "")
+            moved = (entry.amount.amount if entry.amount is not None else entry.stars) if entry else None
+            wanted = item["amount"]["amount"] if item.get("amount") else item.get("stars")
+            if moved != wanted:
+                outcome.breach(adjustment_id, f"approved as {tx_id}, which moved {moved} instead of {wanted}")
+        elif tx_id:
+            outcome.breach(adjustment_id, f"{status} but names transaction {tx_id}")
+        if snapshot.audit:
+            expected = {"adjustment.requested": 1, "adjustment.approved": int(status == "approved"),
+                        "adjustment.rejected": int(status == "rejected")}
+            for action, count in expected.items():
+                if actions.get((adjustment_id, action), 0) != count:
+                    outcome.breach(adjustment_id, f"{actions.get((adjustment_id, action), 0)} '{action}' audit records")
+    return outcome
+
+
 def _transactions(ctx: Context) -> list[list[LedgerEntry]]:
     """Entries grouped by the request that wrote them (a transfer's two legs are one)."""
     groups: dict[Any, list[LedgerEntry]] = {}

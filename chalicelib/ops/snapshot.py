@@ -32,7 +32,8 @@ class Snapshot:
     idempotency: dict[str, dict[str, Any]] = field(default_factory=dict)
     email_guards: dict[str, str] = field(default_factory=dict)
     card_number_guards: dict[str, str] = field(default_factory=dict)
-    adjustments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    adjustments: dict[str, dict[str, Any]] = field(default_factory=dict)  # by adjustment_id
+    pending_adjustments: set[str] = field(default_factory=set)  # adjustment ids on the pending list
     audit: list[dict[str, Any]] = field(default_factory=list)
     views: dict[Key, dict[str, Any]] | None = None
     history: list[dict[str, Any]] | None = None  # the ledger stream's changes, oldest first
@@ -92,7 +93,9 @@ def _file(snapshot: Snapshot, item: dict[str, Any]) -> None:
     elif kind == "idempotency":
         snapshot.idempotency[pk] = item
     elif kind == "adjustment":
-        snapshot.adjustments[pk] = item
+        snapshot.adjustments[item["adjustment_id"]] = item
+    elif pk == getattr(keys, "PENDING_ADJUSTMENTS", None):
+        snapshot.pending_adjustments.add(item["adjustment_id"])
     elif kind == "audit":
         snapshot.audit.append(item)
     elif pk.startswith("EMAIL#"):

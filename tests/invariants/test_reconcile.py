@@ -44,10 +44,18 @@ def _busy_world(api, clock):
     api.pay(bob_card, 1_000, tokens.pos("S2"))
     api.post(f"/v1/cards/{gift}/freeze", tokens.agent())
     api.post(f"/v1/cards/{gift}/transfers", tokens.agent(), {"to_card_id": bob_card})
+    api.post(f"/v1/cards/{ada_card}/adjustments", tokens.agent(), {"amount": money(-300), "reason_code": "correction"})
+    large = api.post(f"/v1/cards/{bob_card}/adjustments", tokens.agent(),
+                     {"amount": money(7_000), "reason_code": "service_recovery"}).json["adjustment_id"]
+    api.post(f"/v1/adjustments/{large}/approve", tokens.supervisor("S-1"))
+    refused = api.post(f"/v1/members/{ada['member_id']}/adjustments", tokens.agent(),
+                       {"stars": 900, "reason_code": "goodwill"}).json["adjustment_id"]
+    api.post(f"/v1/adjustments/{refused}/reject", tokens.supervisor("S-2"))
+    api.post(f"/v1/members/{bob['member_id']}/adjustments", tokens.agent(), {"stars": 40, "reason_code": "goodwill"})
     clock.advance(timedelta(days=200))
     star_service.expire_due_stars()
     return {"ada": ada["member_id"], "bob": bob["member_id"], "ada_card": ada_card, "bob_card": bob_card,
-            "gift": gift, "payment": payment["tx_id"]}
+            "gift": gift, "payment": payment["tx_id"], "large_adjustment": large}
 
 
 @dataclass
@@ -148,6 +156,11 @@ def _entry_without_its_card_update(ids):
     _put({**last, "SK": f"TX#{seq:012d}", "seq": seq, "tx_id": f"tx_{ids['ada_card']}_{seq}", "idempotency_key": "x"})
 
 
+def _approved_by_its_own_requester(ids):
+    adjustment = _get(f"ADJ#{ids['large_adjustment']}", "ADJ")
+    _put({**adjustment, "decided_by": adjustment["agent_id"]})
+
+
 def _stars_minted(ids):
     member = _get(f"MEMBER#{ids['bob']}", "MEMBER")
     lots = {**member["lots"], "2099-01-01T00:00:00.000Z": 50}
@@ -219,6 +232,7 @@ def _activity_lost(ids):
     (_stars_minted, "member_stars_equal_ledger"),
     (_refunded_twice, "refunds_within_payment"),
     (_two_transactions_under_one_key, "one_transaction_per_idempotency_key"),
+    (_approved_by_its_own_requester, "adjustments_maker_checker"),
     (_stored_response_names_nothing, "idempotency_records_match_ledger"),
     (_wallet_stale, "wallet_view_matches"),
     (_report_counted_twice, "channel_report_matches"),
