@@ -18,11 +18,12 @@ from chalice.cli.factory import CLIFactory
 from chalice.local import create_local_server
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import run_state_machine_as_test
 from schemathesis.checks import (content_type_conformance, ignored_auth, negative_data_rejection,
                                  not_a_server_error, response_schema_conformance, status_code_conformance)
 
 from chalicelib.api import openapi
-from tests.budget import examples
+from tests.budget import examples, is_slow
 from tests.conftest import ROOT, chalice_app, money, tokens
 from tests.reconciled import assert_reconciled
 from tests.stack import fresh_stack
@@ -91,6 +92,26 @@ def test_no_operation_answers_5xx_or_off_its_document(case, known_ids, live_stac
     if case.method == "POST" and "Idempotency-Key" not in (case.headers or {}):
         headers["Idempotency-Key"] = uuid.uuid4().hex  # a declared optional key, sent as clients do
     case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS)
+
+
+def test_stateful_workflows_chain_real_ids_without_a_5xx(live_stack):
+    """The stateful phase: operations chained by the links schemathesis infers from the document
+    (an enrolled member's id into card issue, a card's id into reloads, payments, transfers …)."""
+    base_url, _ = live_stack
+    Workflow = schema.as_state_machine()
+    Workflow.schema.config.checks.update(included_check_names=[check.__name__ for check in CHECKS])
+
+    class Channels(Workflow):
+        def get_call_kwargs(self, case):
+            headers = {"Authorization": f"Bearer {_token(case.method, case.path)}"}
+            if case.method == "POST" and "Idempotency-Key" not in (case.headers or {}):
+                headers["Idempotency-Key"] = uuid.uuid4().hex
+            return {"base_url": base_url, "headers": headers}
+
+    assert Workflow.schema.statistic.transitions.total > 0, "no links inferred: nothing to chain"
+    run_state_machine_as_test(Channels, settings=settings(
+        max_examples=examples(None, ci=15, slow=200), stateful_step_count=15 if is_slow() else 8,
+        deadline=None, suppress_health_check=list(HealthCheck), derandomize=True))
 
 
 def test_fuzzing_left_every_ledger_invariant_intact(live_stack):
