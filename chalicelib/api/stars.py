@@ -1,16 +1,20 @@
 """Stars routes: rewards, purchases, redemptions, refunds."""
 from __future__ import annotations
 
+import re
+
 from chalice import Blueprint
 
 from chalicelib.api import schemas
 from chalicelib.api.http import REQUIRED, Call, endpoint
+from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.ledger import Transaction
 from chalicelib.domain.stars import Reward
 from chalicelib.services import stars
 from chalicelib.services.stars import RewardList
 
 bp = Blueprint(__name__)
+REWARD_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 
 
 @endpoint(bp, "GET", "/v1/rewards", summary="The reward catalogue", response=RewardList)
@@ -21,6 +25,9 @@ def list_rewards(call: Call) -> RewardList:
 @endpoint(bp, "PUT", "/v1/rewards/{reward_id}", summary="Add or change a reward (service role)",
           body=schemas.RewardChange, response=Reward, errors=(403, 422))
 def save_reward(call: Call, reward_id: str) -> Reward:
+    if not REWARD_ID.fullmatch(reward_id):
+        raise ValidationFailed("reward_id is 1..64 letters, digits, _ or -",
+                               errors=[{"loc": ["path", "reward_id"], "msg": "invalid reward id", "type": "string_pattern_mismatch"}])
     return stars.save_reward(call.principal, Reward(reward_id=reward_id, name=call.body.name, stars=call.body.stars))
 
 

@@ -230,3 +230,8 @@ def test_scheduled_expiry_function_writes_off_lapsed_stars(api, client, member_w
                                             resources=["arn:aws:events:us-east-1:000000000000:rule/expire_stars"])
     result = client.lambda_.invoke("expire_stars", event).payload
     assert result == {"members_checked": 1, "members_expired": 1, "stars_expired": 30}
+
+
+def test_reward_with_an_invalid_id_is_a_validation_error_not_a_500(api, clock):
+    response = api.request("PUT", "/v1/rewards/bad%2Cid", tokens.service(), {"name": "X", "stars": 5})
+    assert (response.status_code, response.json["code"]) == (422, "validation_error")
