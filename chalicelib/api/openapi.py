@@ -54,13 +54,23 @@ def document() -> dict[str, Any]:
     }
 
 
+def _query_value(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query value is a string or absent, never null: an optional parameter's `anyOf [T, null]`
+    is documented as T (absence is `required: false`)."""
+    options = [option for option in schema.get("anyOf", []) if option.get("type") != "null"]
+    if len(options) != 1 or len(options) == len(schema.get("anyOf", [])):
+        return schema
+    rest = {key: value for key, value in schema.items() if key != "anyOf" and not (key == "default" and value is None)}
+    return {**options[0], **rest}
+
+
 def _operation(spec: EndpointSpec, refs: dict[Any, Any]) -> dict[str, Any]:
     operation: dict[str, Any] = {"operationId": spec.name, "summary": spec.summary, "parameters": []}
     for name in re.findall(r"{(\w+)}", spec.path):
         operation["parameters"].append({"name": name, "in": "path", "required": True, "schema": {"type": "string"}})
     if spec.query:
         for name, field in spec.query.model_fields.items():
-            schema = spec.query.model_json_schema()["properties"][name]
+            schema = _query_value(spec.query.model_json_schema()["properties"][name])
             operation["parameters"].append({"name": name, "in": "query", "required": field.is_required(), "schema": schema})
     if spec.idempotency:
         operation["parameters"].append({
