@@ -72,8 +72,10 @@ def live_stack():
 # The document the server publishes (test_the_fuzzed_document_is_the_served_one checks it), loaded
 # at import because schemathesis' lazy fixture loader does not support this pytest.
 schema = schemathesis.openapi.from_dict(openapi.document())
+# Query strings ignore parameters they do not know (cache-busters, tracking); bodies refuse unknown
+# fields as the contract says — so extra query parameters are not invalid data here.
 schema.config.generation.update(modes=["positive", "negative"], codec="ascii", allow_x00=False,
-                                max_examples=examples(None, ci=10, slow=200))
+                                allow_extra_parameters=False, max_examples=examples(None, ci=10, slow=200))
 
 
 def test_the_fuzzed_document_is_the_served_one(live_stack):
@@ -98,7 +100,9 @@ def test_stateful_workflows_chain_real_ids_without_a_5xx(live_stack):
     """The stateful phase: operations chained by the links schemathesis infers from the document
     (an enrolled member's id into card issue, a card's id into reloads, payments, transfers …)."""
     base_url, _ = live_stack
-    Workflow = schema.as_state_machine()
+    # Hypothesis replays a workflow expecting the same answers; the reward catalogue is one shared
+    # list every workflow would rewrite, so its writes stay in the operation-by-operation phase.
+    Workflow = schema.exclude(path="/v1/rewards/{reward_id}").as_state_machine()
     Workflow.schema.config.checks.update(included_check_names=[check.__name__ for check in CHECKS])
 
     class Channels(Workflow):
