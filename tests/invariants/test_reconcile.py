@@ -191,8 +191,10 @@ def _two_transactions_under_one_key(ids):
 
 def _stored_response_names_nothing(ids):
     client, ledger = _ledger()
+    # A stored response that names a committed transaction (a pending adjustment's tx_id is null).
     record = next(record for record in (from_attributes(item) for item in client.scan(TableName=ledger)["Items"])
-                  if record["PK"].startswith("IDEM#") and "tx_id" in json.loads(record.get("response_body", "{}")))
+                  if record["PK"].startswith("IDEM#")
+                  and isinstance(json.loads(record.get("response_body", "{}")).get("tx_id"), str))
     body = json.loads(record["response_body"])
     body["tx_id"] = body["tx_id"] + "0"
     _put({**record, "response_body": json.dumps(body)})
