@@ -12,89 +12,32 @@ measured from the write's response (the commit acknowledged) and from sending th
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import socket
 import statistics
 import threading
 import time
-import urllib.error
-import urllib.request
-import uuid
 from collections import Counter
 from typing import Any
 
-os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+from bench.stack import local_stack
 
 WARM_UP = 5
 TIMEOUT_SECONDS = 10.0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Http:
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-    def call(self, method: str, path: str, token: str, body: Any = None) -> Any:
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        if method == "POST":
-            headers["Idempotency-Key"] = uuid.uuid4().hex
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
-        try:
-            with self.opener.open(request, timeout=10) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            raise RuntimeError(f"{method} {path}: {exc.code} {exc.read().decode()}") from exc
-
-
 def measure(writes: int) -> tuple[dict[str, list[float]], dict[str, float]]:
     """(lags in ms by what they measure, stream handler calls per write by operation)."""
-    from local import server as local_server
-
-    local_server._set_environment()
-    config = local_server._load_chalice_config()
-
     import boto3
-    from chalice.local import create_local_server
-    from moto import mock_aws
 
-    from chalicelib.settings import get_settings, reset_settings
+    from chalicelib.settings import get_settings
     from chalicelib.store import keys
     from chalicelib.store.client import dynamodb as app_dynamodb
     from chalicelib.store.client import events as app_events
-    from chalicelib.store.client import from_attributes, reset_clients, to_attributes
-    from local.moto_threads import serialize_moto_requests
-    from local.moto_transactions import cheap_transaction_backups
-    from local.tables import create_tables
+    from chalicelib.store.client import from_attributes, to_attributes
     from local.tokens import make_token
 
-    serialize_moto_requests()
-    cheap_transaction_backups()
-    mock = mock_aws()
-    mock.start()
-    stop = threading.Event()
-    try:
-        reset_settings()
-        reset_clients()
+    with local_stack() as stack:
+        http, secret, pump_thread = stack.http, stack.secret, stack.pump
         settings = get_settings()
-        stream_arns = create_tables(boto3.client("dynamodb"), settings)
-        local_server._create_event_bus(boto3.client("events"), settings.event_bus)
-        app = config.chalice_app
-        pump_thread = local_server._start_pump(app, stream_arns["LedgerTable"], stop)
-        port = _free_port()
-        httpd = create_local_server(app, config, "127.0.0.1", port)
-        threading.Thread(target=httpd.serve_forever, name="http", daemon=True).start()
-
-        secret = os.environ["OMNICARD_JWT_SECRET"]
-        http = Http(f"http://127.0.0.1:{port}")
         member = http.call("POST", "/v1/members", make_token("service", secret=secret),
                            {"name": "Bench", "email": "bench@example.com"})
         member_id = member["member_id"]
@@ -142,14 +85,8 @@ def measure(writes: int) -> tuple[dict[str, list[float]], dict[str, float]]:
             if number >= WARM_UP:
                 from_ack.append((seen - acked) * 1000)
                 from_send.append((seen - sent) * 1000)
-        httpd.shutdown()
         per_write = {name: count / writes for name, count in sorted(handler_calls.items())}
         return {"write acknowledged → visible": from_ack, "write sent → visible": from_send}, per_write
-    finally:
-        stop.set()
-        if "pump_thread" in locals() and pump_thread is not None:
-            pump_thread.join(timeout=10)
-        mock.stop()
 
 
 def _percentile(values: list[float], share: float) -> float:

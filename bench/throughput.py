@@ -14,17 +14,12 @@ throughput is moto's ceiling, not the app's."""
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import statistics
 import threading
 import time
-from typing import Any, Iterator
+from typing import Any
 
-from bench.propagation import Http, _free_port
-
-os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+from bench.stack import Http, local_stack
 
 TERMINALS = 12
 MOTO_BUSY = [0.0]
@@ -44,51 +39,6 @@ def _time_moto() -> None:
             MOTO_BUSY[0] += time.perf_counter() - started
 
     moto_threads._original_call = timed
-
-
-@contextlib.contextmanager
-def local_stack() -> Iterator[tuple[Http, str]]:
-    """The local stack of `make run`, in this process; yields (client, JWT secret)."""
-    from local import server as local_server
-
-    local_server._set_environment()
-    config = local_server._load_chalice_config()
-
-    import boto3
-    from chalice.local import create_local_server
-    from moto import mock_aws
-
-    from chalicelib.settings import get_settings, reset_settings
-    from chalicelib.store.client import reset_clients
-    from local.moto_threads import serialize_moto_requests
-    from local.moto_transactions import cheap_transaction_backups
-    from local.tables import create_tables
-
-    serialize_moto_requests()
-    _time_moto()
-    cheap_transaction_backups()
-    mock = mock_aws()
-    mock.start()
-    stop = threading.Event()
-    pump = None
-    try:
-        reset_settings()
-        reset_clients()
-        settings = get_settings()
-        stream_arns = create_tables(boto3.client("dynamodb"), settings)
-        local_server._create_event_bus(boto3.client("events"), settings.event_bus)
-        app = config.chalice_app
-        pump = local_server._start_pump(app, stream_arns["LedgerTable"], stop)
-        port = _free_port()
-        httpd = create_local_server(app, config, "127.0.0.1", port)
-        threading.Thread(target=httpd.serve_forever, name="http", daemon=True).start()
-        yield Http(f"http://127.0.0.1:{port}"), os.environ["OMNICARD_JWT_SECRET"]
-        httpd.shutdown()
-    finally:
-        stop.set()
-        if pump is not None:
-            pump.join(timeout=10)
-        mock.stop()
 
 
 def run(http: Http, secret: str, clients: int, seconds: float) -> dict[str, float]:
@@ -144,9 +94,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
-    with local_stack() as (http, secret):
-        one = run(http, secret, 1, args.seconds)
-        many = run(http, secret, args.clients, args.seconds)
+    with local_stack(instrument_moto=_time_moto) as stack:
+        one = run(stack.http, stack.secret, 1, args.seconds)
+        many = run(stack.http, stack.secret, args.clients, args.seconds)
     print(f"payments with stars and balance reads, alternately, {args.seconds:.0f} s per run, over HTTP")
     print("| clients | requests/s | median ms | p99 ms | moto busy |")
     print("|---|---|---|---|---|")

@@ -4,11 +4,12 @@ steps as a reload (read, plan, one transaction with the ledger entry and the ide
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from chalicelib import clock
 from chalicelib.domain import cards as rules
 from chalicelib.domain.auto_reload import plan_settings, still_due
-from chalicelib.domain.cards import CardResource, card_resource
+from chalicelib.domain.cards import AutoReload, Card, CardResource, card_resource
 from chalicelib.domain.errors import BusinessRefusal
 from chalicelib.domain.ledger import Transaction
 from chalicelib.domain.money import Money
@@ -27,34 +28,31 @@ SYSTEM = Principal(sub="system:auto-reload", role="service", channel="system")
 
 def configure(principal: Principal, card_id: str, threshold: Money, amount: Money, payment_ref: str) -> CardResource:
     """Switch auto-reload on (or change it). Setting what is already set changes nothing."""
-
-    def attempt() -> CardResource:
-        card = authorized_card(principal, card_id, "customer", "agent")
-        settings = plan_settings(card, threshold, amount, get_settings().rules.money)
-        if card.auto_reload == settings and card.auto_reload_payment_ref == payment_ref:
-            return card_resource(card)
-        changes = {"auto_reload": settings.model_dump(mode="json"), "auto_reload_payment_ref": payment_ref}
-        audit = staff_action(principal, "card.auto_reload_set", card=card, before=card_state(card),
-                             after=card_state(card, auto_reload=settings))
-        commit([("card", card_store.state_update(card, changes, clock.rfc3339(clock.now())))], None, None, audit=audit)
-        return card_resource(card.model_copy(update={"auto_reload": settings, "auto_reload_payment_ref": payment_ref,
-                                                      "version": card.version + 1}))
-
-    return retrying(attempt)
+    return _change_setting(principal, card_id, "card.auto_reload_set",
+                           lambda card: plan_settings(card, threshold, amount, get_settings().rules.money), payment_ref)
 
 
 def cancel(principal: Principal, card_id: str) -> CardResource:
     """Switch auto-reload off; on a card without it, nothing changes."""
+    return _change_setting(principal, card_id, "card.auto_reload_cancelled", lambda card: None, None)
+
+
+def _change_setting(principal: Principal, card_id: str, action: str,
+                    planned: Callable[[Card], AutoReload | None], payment_ref: str | None) -> CardResource:
+    """Write the card's auto-reload setting (and the staff audit record) in one version-guarded
+    transaction, retried on a concurrent change; writing what is already set changes nothing."""
 
     def attempt() -> CardResource:
         card = authorized_card(principal, card_id, "customer", "agent")
-        if card.auto_reload is None:
+        settings = planned(card)
+        if card.auto_reload == settings and card.auto_reload_payment_ref == payment_ref:
             return card_resource(card)
-        changes = {"auto_reload": None, "auto_reload_payment_ref": None}
-        audit = staff_action(principal, "card.auto_reload_cancelled", card=card, before=card_state(card),
-                             after=card_state(card, auto_reload=None))
+        changes = {"auto_reload": settings.model_dump(mode="json") if settings else None,
+                   "auto_reload_payment_ref": payment_ref}
+        audit = staff_action(principal, action, card=card, before=card_state(card),
+                             after=card_state(card, auto_reload=settings))
         commit([("card", card_store.state_update(card, changes, clock.rfc3339(clock.now())))], None, None, audit=audit)
-        return card_resource(card.model_copy(update={"auto_reload": None, "auto_reload_payment_ref": None,
+        return card_resource(card.model_copy(update={"auto_reload": settings, "auto_reload_payment_ref": payment_ref,
                                                       "version": card.version + 1}))
 
     return retrying(attempt)
