@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import boto3
+import hypothesis
 import pytest
 from chalice.test import Client
 from moto import mock_aws
@@ -64,6 +65,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "corrupts_ledger: the test breaks ledger invariants on purpose")
+    # `make test` (CI) replays the same examples on every run, so main stays green or red for a
+    # reason in the code; `--slow` explores new examples each run (with hypothesis' database) to
+    # hunt for bugs — any failure it finds becomes an explicit @example or a unit test.
+    hypothesis.settings.register_profile("ci", derandomize=True, database=None)
+    hypothesis.settings.register_profile("explore", derandomize=False)
+    hypothesis.settings.load_profile("explore" if config.getoption("--slow", default=False) else "ci")
 
 
 @pytest.fixture
