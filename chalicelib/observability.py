@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -122,11 +123,11 @@ def observe_stream(event: Any, get_response: Callable[[Any], Any]) -> Any:
     records = event.to_dict().get("Records") or []
     function_name = getattr(event.context, "function_name", None) or "stream"
     metrics.add_dimension(name="operation", value=str(function_name))
-    created = [float(r["dynamodb"]["ApproximateCreationDateTime"]) for r in records
-               if "ApproximateCreationDateTime" in r.get("dynamodb", {})]
-    if created:
-        lag_ms = max(0.0, (time.time() - min(created)) * 1000)
-        metrics.add_metric(name="StreamLag", unit=MetricUnit.Milliseconds, value=round(lag_ms, 1))
+    created_ms = [_epoch_ms(r["dynamodb"]["ApproximateCreationDateTime"]) for r in records
+                  if "ApproximateCreationDateTime" in r.get("dynamodb", {})]
+    if created_ms:
+        lag_ms = max(0, time.time_ns() // 1_000_000 - min(created_ms))
+        metrics.add_metric(name="StreamLag", unit=MetricUnit.Milliseconds, value=lag_ms)
     metrics.add_metric(name="StreamRecords", unit=MetricUnit.Count, value=len(records))
     if records:
         correlate(records=len(records),
@@ -140,6 +141,12 @@ def observe_stream(event: Any, get_response: Callable[[Any], Any]) -> Any:
     else:
         logger.info("stream batch processed")
     return result
+
+
+def _epoch_ms(seconds: Any) -> int:
+    """A record's ApproximateCreationDateTime (epoch seconds, a number that may carry a fraction)
+    in whole milliseconds, by decimal arithmetic."""
+    return int(Decimal(str(seconds)) * 1000)
 
 
 def _keys() -> dict[str, Any]:

@@ -7,11 +7,35 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from datetime import timedelta
 
+from aws_lambda_powertools import Logger
+
 EXIT_OK, EXIT_BREACH, EXIT_ERROR = 0, 1, 2
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is when a record is emitted, so a caller (or a test) that
+    swaps stderr sees the command's errors."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: object) -> None:
+        pass
+
+
+# Errors are structured log lines on stderr; stdout carries only the report (plain text, or JSON
+# with --json that scripts parse), so it is written as the command's output, not logged.
+logger = Logger(service="omnicard-ops", logger_handler=_StderrHandler())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +69,7 @@ def _reconcile(args: argparse.Namespace) -> int:
     try:
         rules = configured_rules()
     except SettingsError as exc:
-        print(f"omnicard reconcile: {exc}", file=sys.stderr)
+        logger.error("omnicard reconcile: bad rules file", extra={"error": str(exc)})
         return EXIT_ERROR
     scope = Scope(ledger_table=args.ledger_table, views_table=None if args.no_views else args.views_table,
                   rules=rules, streams_client=boto3.client("dynamodbstreams") if args.stream else None,
@@ -54,9 +78,9 @@ def _reconcile(args: argparse.Namespace) -> int:
     try:
         report = reconcile(scope, confirm_passes=max(0, args.confirm), confirm_delay=args.confirm_delay)
     except (BotoCoreError, ClientError) as exc:
-        print(f"omnicard reconcile: cannot read the tables: {exc}", file=sys.stderr)
+        logger.error("omnicard reconcile: cannot read the tables", extra={"error": str(exc)})
         return EXIT_ERROR
-    print(json.dumps(report.as_dict(), indent=2) if args.json else report.render())
+    sys.stdout.write((json.dumps(report.as_dict(), indent=2) if args.json else report.render()) + "\n")
     return EXIT_OK if report.ok else EXIT_BREACH
 
 
