@@ -69,23 +69,16 @@ def balance_update(change: BalanceChange, now_iso: str) -> dict[str, Any]:
         ":floor": max(0, -change.delta), ":ceiling": cap - max(0, change.delta),
     }
     names = {"#version": "version"}
-    sets = ["balance = balance + :delta", "#version = #version + :one", "ledger_seq = ledger_seq + :one",
-            "updated_at = :now"]
-    removes = []
-    for index, (field, value) in enumerate(change.updates.items()):
-        names[f"#u{index}"] = field
-        if value is None:
-            removes.append(f"#u{index}")
-        else:
-            sets.append(f"#u{index} = :u{index}")
-            values[f":u{index}"] = value
+    expression = _update_expression(
+        ["balance = balance + :delta", "#version = #version + :one", "ledger_seq = ledger_seq + :one",
+         "updated_at = :now"], change.updates, names, values)
     if change.require_active:
         conditions.append("#status = :active")
         values[":active"] = "active"
         names["#status"] = "status"
     return {"Update": {
         "TableName": _table(), "Key": to_attributes(keys.card(card.card_id)),
-        "UpdateExpression": "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""),
+        "UpdateExpression": expression,
         "ConditionExpression": " AND ".join(conditions),
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": to_attributes(values),
@@ -97,20 +90,27 @@ def state_update(card: Card, changes: dict[str, Any], now_iso: str) -> dict[str,
     A None value removes the field."""
     names = {"#version": "version"}
     values: dict[str, Any] = {":one": 1, ":version": card.version, ":now": now_iso}
-    sets, removes = ["#version = #version + :one", "updated_at = :now"], []
-    for index, (field, value) in enumerate(changes.items()):
-        names[f"#f{index}"] = field
-        if value is None:
-            removes.append(f"#f{index}")
-        else:
-            sets.append(f"#f{index} = :v{index}")
-            values[f":v{index}"] = value
-    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    expression = _update_expression(["#version = #version + :one", "updated_at = :now"], changes, names, values)
     return {"Update": {
         "TableName": _table(), "Key": to_attributes(keys.card(card.card_id)),
         "UpdateExpression": expression, "ConditionExpression": "#version = :version",
         "ExpressionAttributeNames": names, "ExpressionAttributeValues": to_attributes(values),
     }}
+
+
+def _update_expression(sets: list[str], fields: dict[str, Any], names: dict[str, str],
+                       values: dict[str, Any]) -> str:
+    """`sets` plus a SET of each field (a None value REMOVEs it); adds the fields' placeholders to
+    `names` and `values`."""
+    sets, removes = list(sets), []
+    for index, (field, value) in enumerate(fields.items()):
+        names[f"#f{index}"] = field
+        if value is None:
+            removes.append(f"#f{index}")
+        else:
+            sets.append(f"#f{index} = :f{index}")
+            values[f":f{index}"] = value
+    return "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
 
 
 def put_entry(entry: LedgerEntry) -> dict[str, Any]:
