@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chalicelib.domain.stars import StarRules
 
@@ -80,6 +81,20 @@ class Settings(BaseModel):
     max_body_bytes: int = 64 * 1024
     write_attempts: int = Field(24, ge=1)
     rules: Rules = Field(default_factory=Rules)
+    # Browser origins (the web channel) allowed to call the API, per stage: OMNICARD_CORS_ALLOWED_ORIGINS
+    # in .chalice/config.json, comma-separated. Empty: no browser origin may call (see README, CORS).
+    cors_allowed_origins: tuple[str, ...] = ()
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        for origin in value if isinstance(value, (list, tuple)) else ():
+            if not isinstance(origin, str) or not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin: scheme://host[:port] in lower case, no path, "
+                                 "https (http only for localhost or 127.0.0.1), no wildcard")
+        return value
 
     @model_validator(mode="after")
     def _auth_configured(self) -> "Settings":
@@ -100,7 +115,11 @@ _ENV = {
     "jwt_issuer": "OMNICARD_JWT_ISSUER",
     "jwt_audience": "OMNICARD_JWT_AUDIENCE",
     "card_number_pepper": "OMNICARD_CARD_NUMBER_PEPPER",
+    "cors_allowed_origins": "OMNICARD_CORS_ALLOWED_ORIGINS",
 }
+# An origin as browsers send it (RFC 6454 serialisation). Exact strings, so no wildcard can let in a
+# look-alike host; plain http only for a developer's own machine.
+_ORIGIN = re.compile(r"https://[a-z0-9.-]+(:[0-9]{1,5})?|http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?", re.ASCII)
 
 
 class SettingsError(RuntimeError):

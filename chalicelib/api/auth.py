@@ -46,23 +46,31 @@ def verify_token(token: str) -> dict[str, Any]:
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    """The principal a verified token names. Claims are checked for type before they are used: a
+    signed token is still the caller's input (`"role": ["agent"]` is a 401, not a TypeError)."""
     role = claims.get("role")
-    if role not in _REQUIRED_BY_ROLE:
+    if not isinstance(role, str) or role not in _REQUIRED_BY_ROLE:
         raise Unauthorized("token has no valid role")
-    missing = [name for name in _REQUIRED_BY_ROLE[role] if not claims.get(name)]
-    if missing:
-        raise Unauthorized(f"a {role} token needs {', '.join(missing)}")
-    channel = claims.get("channel") if role == "customer" else _CHANNEL_BY_ROLE[role]
+    if not _is_text(claims.get("sub")):
+        raise Unauthorized("token has no valid sub")
+    wrong = [name for name in _REQUIRED_BY_ROLE[role] if not _is_text(claims.get(name))]
+    if wrong:
+        raise Unauthorized(f"a {role} token needs {', '.join(wrong)} as non-empty strings")
+    channel = claims["channel"] if role == "customer" else _CHANNEL_BY_ROLE[role]
     if role == "customer" and channel not in ("app", "web"):
         raise Unauthorized("a customer token's channel is app or web")
     try:
-        return Principal(sub=str(claims["sub"]), role=role, channel=channel,
-                         member_id=claims.get("member_id") if role == "customer" else None,
-                         store_id=claims.get("store_id") if role == "pos" else None,
-                         terminal_id=claims.get("terminal_id") if role == "pos" else None,
-                         agent_id=claims.get("agent_id") if role in ("agent", "supervisor") else None)
+        return Principal(sub=claims["sub"], role=role, channel=channel,
+                         member_id=claims["member_id"] if role == "customer" else None,
+                         store_id=claims["store_id"] if role == "pos" else None,
+                         terminal_id=claims["terminal_id"] if role == "pos" else None,
+                         agent_id=claims["agent_id"] if role in ("agent", "supervisor") else None)
     except ValidationError as exc:
         raise Unauthorized("token claims are malformed") from exc
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
 
 
 def authenticate(authorization: str | None) -> Principal:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -16,8 +17,8 @@ from pydantic import BaseModel, ValidationError
 from chalicelib import clock
 from chalicelib.api import auth
 from chalicelib.api.problems import json_response, problem, problem_response
-from chalicelib.domain.errors import (DomainError, IdempotencyKeyRequired, PayloadTooLarge, ServiceUnavailable,
-                                      UnsupportedMediaType, ValidationFailed)
+from chalicelib.domain.errors import (DomainError, IdempotencyKeyRequired, NotFound, PayloadTooLarge,
+                                      ServiceUnavailable, UnsupportedMediaType, ValidationFailed)
 from chalicelib.domain.principals import Principal
 from chalicelib.observability import correlate, logger, record_transactions
 from chalicelib.settings import get_settings
@@ -25,9 +26,19 @@ from chalicelib.store import idempotency, limits
 from chalicelib.store.idempotency import IdempotencyLock, StoredResponse
 from chalicelib.store.transactions import is_throttling
 
-# Accepted at the routing layer so that a wrong content type gets our problem+json, not Chalice's 415.
-_ROUTE_CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded",
-                        "multipart/form-data", "application/xml", "text/xml"]
+# Every content type passes Chalice's routing so that the wrong one gets our 415 problem+json, not Chalice's.
+_ROUTE_CONTENT_TYPES = ["*/*"]
+
+# The ids the server mints (domain/cards.py, members.py, adjustments.py, ledger.py), by path parameter.
+# A path parameter outside its pattern names nothing: 404 before any lookup, so no input reaches int()
+# (4,300 digits, "²"), and no second spelling of an id ("_0002", Arabic-Indic or fullwidth digits) is
+# ever accepted or stored. ASCII only: `[0-9]`, never `\d`, which matches every script's digits.
+ID_PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
+    "card_id": (re.compile(r"crd_[0-9a-f]{20}", re.ASCII), "card not found"),
+    "member_id": (re.compile(r"mem_[0-9a-f]{20}", re.ASCII), "member not found"),
+    "adjustment_id": (re.compile(r"adj_[0-9a-f]{20}", re.ASCII), "adjustment not found"),
+    "tx_id": (re.compile(r"tx_(crd|mem)_[0-9a-f]{20}_[1-9][0-9]{0,11}", re.ASCII), "transaction not found"),
+}
 
 REQUIRED, OPTIONAL = "required", "optional"
 
@@ -105,6 +116,7 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, status: int
             if principal is not None:
                 correlate(role=principal.role, channel=principal.channel)
                 limits.admit(principal.sub, clock.now())
+            _require_known_ids(params)
             call = Call(principal=principal, headers=headers)
             raw = None
             if body is not None:
@@ -158,20 +170,35 @@ def _dump(result: Any) -> Any:
     return result.model_dump(mode="json", by_alias=True) if isinstance(result, BaseModel) else result
 
 
+def _require_known_ids(params: dict[str, str]) -> None:
+    for name, value in params.items():
+        pattern, detail = ID_PATTERNS.get(name, (None, ""))
+        if pattern is not None and not pattern.fullmatch(value):
+            raise NotFound(detail)
+
+
+def _is_json(content_type: str) -> bool:
+    """`application/json`, optionally with `; charset=utf-8` (contract, Errors); nothing else."""
+    media_type, *parameters = [part.strip().lower() for part in content_type.split(";")]
+    return media_type == "application/json" and all(p.replace(" ", "") in ("charset=utf-8", 'charset="utf-8"', "")
+                                                    for p in parameters)
+
+
 def _json_object(raw_body: bytes | None, headers: dict[str, str]) -> dict[str, Any]:
     raw_body = raw_body or b""
     if len(raw_body) > get_settings().max_body_bytes:
         raise PayloadTooLarge(f"the request body exceeds {get_settings().max_body_bytes} bytes")
-    media_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
-        raise UnsupportedMediaType("send the request body as application/json")
+    if not _is_json(headers.get("content-type", "application/json")):
+        raise UnsupportedMediaType("send the request body as application/json (optionally ; charset=utf-8)")
     if not raw_body.strip():
         return {}
     try:
         value = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: nesting deeper than the parser's recursion limit (64 KiB of "[" is enough)
         raise ValidationFailed("the request body is not valid JSON",
-                               errors=[{"loc": ["body"], "msg": "malformed JSON", "type": "json_invalid"}]) from exc
+                               errors=[{"loc": ["body"], "msg": "malformed or too deeply nested JSON",
+                                        "type": "json_invalid"}]) from exc
     if not isinstance(value, dict):
         raise ValidationFailed("the request body must be a JSON object",
                                errors=[{"loc": ["body"], "msg": "not an object", "type": "object_type"}])

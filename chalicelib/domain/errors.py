@@ -107,3 +107,9 @@ class ConcurrentUpdate(DomainError):
 
 class ServiceUnavailable(DomainError):
     code, status, title = "service_unavailable", 503, "Service temporarily unavailable, retry"
+
+
+class MethodNotAllowed(DomainError):
+    """A known path asked for a method it does not serve (an HTTP edge, mapped like every other error)."""
+
+    code, status, title = "method_not_allowed", 405, "Method not allowed"
