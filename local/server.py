@@ -72,7 +72,7 @@ def main() -> int:
     pump_thread: threading.Thread | None = None
     try:
         import boto3
-        from chalice.local import create_local_server
+        from local.edges import create_local_server  # chalice.local's, with the contract's edge answers
 
         from chalicelib.settings import get_settings, reset_settings
         from local.tables import create_tables

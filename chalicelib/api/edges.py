@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from chalice import Chalice, Response
-from chalice.app import Request
+from chalice.app import Request, RouteEntry
 
 from chalicelib.api.http import REGISTRY
 from chalicelib.api.problems import UNSERVED_METHOD, problem_response
@@ -44,6 +44,14 @@ def register(app: Chalice) -> None:
     for path in sorted({spec.path for spec in REGISTRY}):
         unserved = [method for method in ROUTABLE if method not in served_methods(path)]
         app.route(path, methods=[*unserved, "OPTIONS"], content_types=["*/*"])(_edge_view(app, path))
+
+
+def is_edge(route: RouteEntry) -> bool:
+    """Whether a Chalice route is one `register` added (not an operation of the API)."""
+    return route.view_name == _EDGE_VIEW
+
+
+_EDGE_VIEW = "unserved_method"
 
 
 def _edge_view(app: Chalice, path: str) -> Callable[..., Response]:
