@@ -15,7 +15,6 @@ import pytest
 import requests
 import schemathesis
 from chalice.cli.factory import CLIFactory
-from chalice.local import create_local_server
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import run_state_machine_as_test
@@ -23,6 +22,7 @@ from schemathesis.checks import (content_type_conformance, ignored_auth, negativ
                                  not_a_server_error, response_schema_conformance, status_code_conformance)
 
 from chalicelib.api import openapi
+from local.edges import create_local_server
 from tests.budget import examples, is_slow
 from tests.conftest import ROOT, chalice_app, money, tokens
 from tests.reconciled import assert_reconciled

@@ -166,7 +166,7 @@ def _send(world: Any, sent: dict[str, Any]) -> Any:
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: f"{spec.method} {spec.path}")
 def test_no_generated_request_reaches_a_5xx_and_every_4xx_is_problem_json(world, spec):
     @given(sent=request(spec, world[1]))
-    @settings(max_examples=examples(None, ci=4, slow=300), deadline=None,
+    @settings(max_examples=examples(None, ci=8, slow=300), deadline=None,
               suppress_health_check=list(HealthCheck))
     def check(sent: dict[str, Any]) -> None:
         _send(world, sent)
