@@ -19,6 +19,7 @@ from chalicelib.api import auth
 from chalicelib.api.problems import json_response, problem, problem_response
 from chalicelib.domain.errors import (DomainError, IdempotencyKeyRequired, NotFound, PayloadTooLarge,
                                       ServiceUnavailable, UnsupportedMediaType, ValidationFailed)
+from chalicelib.domain.ledger import parse_tx_id, tx_id_for
 from chalicelib.domain.principals import Principal
 from chalicelib.observability import correlate, logger, record_transactions
 from chalicelib.settings import get_settings
@@ -30,14 +31,29 @@ from chalicelib.store.transactions import is_throttling
 _ROUTE_CONTENT_TYPES = ["*/*"]
 
 # The ids the server mints (domain/cards.py, members.py, adjustments.py, ledger.py), by path parameter.
-# A path parameter outside its pattern names nothing: 404 before any lookup, so no input reaches int()
+# A path parameter outside its shape names nothing: 404 before any lookup, so no input reaches int()
 # (4,300 digits, "²"), and no second spelling of an id ("_0002", Arabic-Indic or fullwidth digits) is
-# ever accepted or stored. ASCII only: `[0-9]`, never `\d`, which matches every script's digits.
-ID_PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
-    "card_id": (re.compile(r"crd_[0-9a-f]{20}", re.ASCII), "card not found"),
-    "member_id": (re.compile(r"mem_[0-9a-f]{20}", re.ASCII), "member not found"),
-    "adjustment_id": (re.compile(r"adj_[0-9a-f]{20}", re.ASCII), "adjustment not found"),
-    "tx_id": (re.compile(r"tx_(crd|mem)_[0-9a-f]{20}_[1-9][0-9]{0,11}", re.ASCII), "transaction not found"),
+# ever accepted or stored in `reverses`. ASCII only: `[0-9]`, never `\d`, which matches every script's digits.
+_TX_ID = re.compile(r"tx_[A-Za-z0-9_-]{1,200}", re.ASCII)
+
+
+def _is_canonical_tx_id(value: str) -> bool:
+    """A transaction id only in the one spelling the ledger gives it (whatever its format)."""
+    if not _TX_ID.fullmatch(value):
+        return False
+    parsed = parse_tx_id(value)
+    return parsed is not None and tx_id_for(*parsed) == value
+
+
+def _matches(pattern: str) -> Callable[[str], bool]:
+    return lambda value: re.fullmatch(pattern, value, re.ASCII) is not None
+
+
+ID_SHAPES: dict[str, tuple[Callable[[str], bool], str]] = {
+    "card_id": (_matches(r"crd_[0-9a-f]{20}"), "card not found"),
+    "member_id": (_matches(r"mem_[0-9a-f]{20}"), "member not found"),
+    "adjustment_id": (_matches(r"adj_[0-9a-f]{20}"), "adjustment not found"),
+    "tx_id": (_is_canonical_tx_id, "transaction not found"),
 }
 
 REQUIRED, OPTIONAL = "required", "optional"
@@ -172,8 +188,8 @@ def _dump(result: Any) -> Any:
 
 def _require_known_ids(params: dict[str, str]) -> None:
     for name, value in params.items():
-        pattern, detail = ID_PATTERNS.get(name, (None, ""))
-        if pattern is not None and not pattern.fullmatch(value):
+        well_formed, detail = ID_SHAPES.get(name, (None, ""))
+        if well_formed is not None and not well_formed(value):
             raise NotFound(detail)
 
 

@@ -137,12 +137,14 @@ def test_reads_of_ids_that_cannot_exist_are_not_found(api, template, value):
 
 
 def _non_canonical_spellings(tx_id):
-    """The same number written another way: leading zeros, non-ASCII digits, signs, spaces."""
-    prefix, _, seq = tx_id.rpartition("_")
-    arabic_indic = "".join(chr(0x0660 + int(d)) for d in seq)
-    fullwidth = "".join(chr(0xFF10 + int(d)) for d in seq)
-    return [f"{prefix}_0{seq}", f"{prefix}_000{seq}", f"{prefix}_{arabic_indic}", f"{prefix}_{fullwidth}",
-            f"{prefix}_+{seq}", f"{prefix}_ {seq}", f"{prefix}_{seq} ", tx_id.upper(), f" {tx_id}"]
+    """The same id written another way: leading zeros, non-ASCII digits, signs, spaces, case."""
+    prefix, _, tail = tx_id.rpartition("_")
+    arabic_indic = tx_id.translate({ord(d): chr(0x0660 + int(d)) for d in "0123456789"})
+    fullwidth = tx_id.translate({ord(d): chr(0xFF10 + int(d)) for d in "0123456789"})
+    superscript = tx_id.translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    spellings = [f"{prefix}_0{tail}", f"{prefix}_000{tail}", arabic_indic, fullwidth, superscript, f"{prefix}_+{tail}",
+                 f"{prefix}_ {tail}", f"{tx_id} ", f" {tx_id}", tx_id.upper(), tx_id.lower(), tx_id + "=", "TX" + tx_id[2:]]
+    return [spelling for spelling in dict.fromkeys(spellings) if spelling != tx_id]
 
 
 def test_a_refund_names_its_payment_only_by_the_canonical_id(api, paid):
@@ -178,3 +180,15 @@ def test_json_with_or_without_utf8_charset_is_accepted(api, card, content_type):
     response = api.request("POST", f"/v1/cards/{card['card_id']}/reloads", tokens.agent(), key="ct", raw=body,
                            headers={"Content-Type": content_type})
     assert response.status_code == 201, response.body
+
+
+def test_every_id_the_server_mints_has_the_shape_its_path_parameter_accepts(api, paid):
+    from chalicelib.api.http import ID_SHAPES
+
+    card, tx_id = paid
+    member = api.enrol()["member_id"]
+    pending = api.post(f"/v1/cards/{card['card_id']}/adjustments", tokens.agent("A2"),
+                       {"amount": money(9_000), "reason_code": "goodwill"}).json["adjustment_id"]
+    minted = {"card_id": card["card_id"], "member_id": member, "adjustment_id": pending, "tx_id": tx_id}
+    assert set(minted) == set(ID_SHAPES)
+    assert {name: ID_SHAPES[name][0](value) for name, value in minted.items()} == dict.fromkeys(minted, True)
