@@ -124,12 +124,12 @@ def test_a_bug_is_a_failure_logged_with_the_requests_ids(api, output, monkeypatc
 
     monkeypatch.setattr(cards, "get_card", broken)
 
-    response = api.get("/v1/cards/card-123", tokens.agent())
+    response = api.get("/v1/cards/crd_00000000000000000123", tokens.agent())
 
     assert response.status_code == 500
     lines = output.lines()
     [error] = [line for line in lines if line.get("message") == "unhandled error"]
-    assert error["level"] == "ERROR" and error["card_id"] == "card-123" and error["operation"] == "get_card"
+    assert error["level"] == "ERROR" and error["card_id"] == "crd_00000000000000000123" and error["operation"] == "get_card"
     assert "RuntimeError" in error["exception"]
     assert _metrics(lines)["Failures"] == [1.0]
 
