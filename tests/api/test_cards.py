@@ -57,18 +57,58 @@ def test_customer_never_sees_another_members_card(api):
     assert api.get(f"/v1/cards/{card['card_id']}/transactions", tokens.customer(ada["member_id"])).status_code == 404
 
 
-def test_register_attaches_a_gift_card_once(api):
+def _register(api, number, member_id, token, **kwargs):
+    return api.post("/v1/cards/register", token, {"card_number": number, "member_id": member_id}, **kwargs)
+
+
+def test_register_attaches_a_gift_card_by_its_full_number_once(api):
     ada, bob = api.enrol(), api.enrol()
     gift = api.post("/v1/cards", tokens.pos(), {}).json
-    path = f"/v1/cards/{gift['card_id']}/register"
-    first = api.post(path, tokens.customer(ada["member_id"]), {"member_id": ada["member_id"]}, key=None)
+    number = gift["card_number"]
+    first = _register(api, number, ada["member_id"], tokens.customer(ada["member_id"]), key=None)
     assert first.status_code == 200 and first.json["member_id"] == ada["member_id"]
-    again = api.post(path, tokens.customer(ada["member_id"]), {"member_id": ada["member_id"]}, key=None)
+    assert first.json["card_id"] == gift["card_id"] and first.json["card_number"] == "*" * 12 + number[-4:]
+    again = _register(api, number, ada["member_id"], tokens.customer(ada["member_id"]), key=None)
     assert again.status_code == 200 and again.json["version"] == first.json["version"]
-    taken = api.post(path, tokens.agent(), {"member_id": bob["member_id"]})
+    taken = _register(api, number, bob["member_id"], tokens.agent())
     assert (taken.status_code, taken.json["code"]) == (409, "already_exists")
-    assert api.post(path, tokens.customer(ada["member_id"]), {"member_id": bob["member_id"]}).status_code == 403
-    assert api.post(path, tokens.pos(), {"member_id": ada["member_id"]}).status_code == 403
+    assert _register(api, number, bob["member_id"], tokens.customer(ada["member_id"])).status_code == 403
+    assert _register(api, number, ada["member_id"], tokens.pos()).status_code == 403
+    assert _register(api, number, ada["member_id"], tokens.service()).status_code == 403
+
+
+def test_a_card_id_from_a_receipt_is_not_enough_to_take_over_a_loaded_gift_card(api):
+    """Issue 11, finding 1: the id (and any transaction id) must not let a stranger register the card."""
+    mallory = api.enrol()["member_id"]
+    gift = api.post("/v1/cards", tokens.pos(), {}).json
+    api.reload(gift["card_id"], 10_000, tokens.pos())
+    receipt = api.pay(gift["card_id"], 500).json
+    assert gift["card_id"] not in receipt["tx_id"]
+    old_route = api.post(f"/v1/cards/{gift['card_id']}/register", tokens.customer(mallory), {"member_id": mallory})
+    assert old_route.status_code == 404 and old_route.json["code"] == "not_found"
+    guessed = _register(api, "6" + "0" * 15, mallory, tokens.customer(mallory))
+    assert (guessed.status_code, guessed.json["code"]) == (404, "not_found")
+    assert api.get(f"/v1/cards/{gift['card_id']}", tokens.pos()).json["member_id"] is None
+
+
+@pytest.mark.parametrize("number", ["123", "６" * 16, "١" * 16, "1234 5678 9012 3456", 1234567890123456])
+def test_register_needs_sixteen_ascii_digits(api, number):
+    ada = api.enrol()["member_id"]
+    response = api.post("/v1/cards/register", tokens.customer(ada), {"card_number": number, "member_id": ada})
+    assert (response.status_code, response.json["code"]) == (422, "validation_error")
+
+
+def test_no_transaction_id_reveals_its_card_or_member(api):
+    ada = api.enrol()["member_id"]
+    card, other = api.issue(ada)["card_id"], api.issue(ada)["card_id"]
+    txs = [api.reload(card, 5_000).json, api.pay(card, 1_000).json,
+           api.post(f"/v1/members/{ada}/purchases", tokens.pos(), {"amount": money(500), "tender": "cash"}).json]
+    moved = api.post(f"/v1/cards/{card}/transfers", tokens.agent(), {"to_card_id": other, "amount": money(100)}).json
+    txs += [moved["out"], moved["in"]]
+    for tx in txs:
+        for hidden in (card, other, ada, card.removeprefix("crd_"), ada.removeprefix("mem_")):
+            assert hidden not in tx["tx_id"], tx
+    assert len({tx["tx_id"] for tx in txs}) == len(txs)
 
 
 def test_reload_credits_the_card_and_writes_the_ledger(api):

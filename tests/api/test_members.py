@@ -1,4 +1,7 @@
 """Members: enrolment, wallet, lookup by email, and who may do what."""
+import pytest
+from urllib.parse import quote
+
 from tests.conftest import tokens
 
 
@@ -73,3 +76,30 @@ def test_agent_finds_member_by_email_and_pos_may_not(api):
     assert found.status_code == 200 and [m["member_id"] for m in found.json["items"]] == [ada["member_id"]]
     assert api.get("/v1/members?email=none@example.com", tokens.supervisor()).json["items"] == []
     assert api.get("/v1/members?email=ada.l@example.com", tokens.pos()).status_code == 403
+
+
+@pytest.mark.parametrize("taken, variant", [
+    ("kate@example.com", "\u212ate@example.com"),                    # KELVIN SIGN lowercases to k
+    ("ada@example.com", "\uff41\uff44\uff41@example.com"),           # fullwidth ａｄａ
+    ("ada@example.com", "ADA@EXAMPLE.COM"),
+    ("strasse@example.com", "STRA\u00dfE@example.com"),              # ß case-folds to ss
+    ("office@example.com", "o\ufb03ce@example.com"),                # the ﬃ ligature
+])
+def test_an_email_taken_in_one_spelling_is_taken_in_every_equivalent_one(api, taken, variant):
+    """Issue 11, finding 6: uniqueness after NFKC normalisation and case folding."""
+    first = api.enrol(email=taken)
+    response = api.post("/v1/members", tokens.service(), {"name": "Copy", "email": variant})
+    assert (response.status_code, response.json["code"]) == (409, "already_exists")
+    found = api.get(f"/v1/members?email={quote(variant)}", tokens.agent()).json["items"]
+    assert [m["member_id"] for m in found] == [first["member_id"]]
+
+
+@pytest.mark.parametrize("email", [
+    "ada\u200b@example.com", "a\u200dda@example.com", "\ufeffada@example.com", "ada\u2060@example.com",
+    "ada\u00ad@example.com", "ada\u0007@example.com", "ada@exam\u0000ple.com", "ada\u202e@example.com",
+])
+def test_zero_width_and_control_characters_in_an_email_are_refused(api, email):
+    api.enrol(email="ada@example.com")
+    response = api.post("/v1/members", tokens.service(), {"name": "Copy", "email": email})
+    assert (response.status_code, response.json["code"]) == (422, "validation_error")
+    assert response.json["errors"][0]["loc"] == ["body", "email"]

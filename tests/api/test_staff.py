@@ -1,5 +1,6 @@
 """Call-center operations: adjustments with maker-checker approval, the audit trail, lost cards."""
 import threading
+from datetime import timedelta
 
 import pytest
 
@@ -127,6 +128,45 @@ def test_star_adjustments_apply_small_wait_large_and_never_go_below_zero(api, me
     assert approved.status_code == 200 and approved.json["stars_after"] == 601
     member = api.get(f"/v1/members/{member_id}", AGENT).json
     assert (member["stars"], member["tier"]) == (601, "green")  # goodwill stars do not make gold
+
+
+def test_one_agents_small_adjustments_on_one_card_need_approval_once_they_pass_50_in_a_utc_day(api, member_card, clock):
+    """Issue 11, finding 3: ten 50.00 adjustments must not slip past maker-checker one by one."""
+    member_id, card_id = member_card
+    statuses = [_adjust(api, card_id, amount).status_code for amount in (2000, -1000, 2000)]  # |Σ| = 50.00
+    assert statuses == [201, 201, 201]
+    over = _adjust(api, card_id, 1)
+    assert over.status_code == 202 and over.json["status"] == "pending_approval"
+    assert api.balance(card_id) == 2000 + 3000
+    assert _adjust(api, card_id, 1, token=tokens.agent("A2")).status_code == 201  # another agent
+    other_card = api.issue(member_id)["card_id"]
+    assert _adjust(api, other_card, 5000).status_code == 201  # another card
+    clock.advance(timedelta(hours=12))  # 2026-01-16 00:00 UTC: a new day
+    assert _adjust(api, card_id, 4000).status_code == 201
+    approved = api.post(f"/v1/adjustments/{over.json['adjustment_id']}/approve", OTHER_SUPERVISOR)
+    large = _adjust(api, card_id, 6000)
+    assert large.status_code == 202
+    assert api.post(f"/v1/adjustments/{large.json['adjustment_id']}/approve", OTHER_SUPERVISOR).status_code == 200
+    assert approved.status_code == 200
+    assert _adjust(api, card_id, 1000).status_code == 201  # approved adjustments do not count: 40.00 + 10.00
+    assert _adjust(api, card_id, -1).status_code == 202
+
+
+def test_one_agents_small_star_adjustments_need_approval_once_they_pass_500_in_a_utc_day(api, member_card, clock):
+    member_id, _ = member_card
+    path = f"/v1/members/{member_id}/adjustments"
+    assert [api.post(path, AGENT, {"stars": stars, "reason_code": "goodwill"}).status_code
+            for stars in (300, -100, 100)] == [201, 201, 201]
+    over = api.post(path, AGENT, {"stars": 1, "reason_code": "goodwill"})
+    assert over.status_code == 202
+    assert api.post(path, tokens.supervisor("S-3"), {"stars": 500, "reason_code": "goodwill"}).status_code == 201
+    assert api.get(f"/v1/members/{member_id}", AGENT).json["stars"] == 800
+
+
+def test_a_refused_adjustment_does_not_count_toward_the_daily_sum(api, member_card, clock):
+    member_id, card_id = member_card
+    assert _adjust(api, card_id, -4000, reason="correction").json["code"] == "insufficient_funds"
+    assert _adjust(api, card_id, 5000).status_code == 201
 
 
 def test_every_staff_write_leaves_exactly_one_audit_record(api, member_card):

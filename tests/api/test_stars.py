@@ -50,7 +50,7 @@ def test_purchase_paid_another_way_earns_one_star_per_dollar(api, member_with_ca
     assert response.status_code == 201
     tx = response.json
     assert (tx["kind"], tx["card_id"], tx["stars"], tx["stars_after"], tx["store_id"]) == ("purchase", None, 19, 19, "S3")
-    assert tx["tx_id"].startswith(f"tx_{member_id}_")
+    assert tx["tx_id"].startswith("tx_") and member_id.removeprefix("mem_") not in tx["tx_id"]
     assert _purchase(api, member_id, 100, tokens.pos("S3"), ).status_code == 201
     other_store = api.post(f"/v1/members/{member_id}/purchases", tokens.pos("S3"),
                            {"amount": money(100), "tender": "cash", "store_id": "S9"})
@@ -59,11 +59,38 @@ def test_purchase_paid_another_way_earns_one_star_per_dollar(api, member_with_ca
     assert _purchase(api, "mem_nobody", 100).status_code == 404
 
 
-def test_customer_earns_only_on_its_own_member(api, member_with_card):
+def test_purchases_are_recorded_by_tills_only(api, member_with_card):
+    """Issue 11, finding 2: a customer could mint stars by declaring its own cash purchases."""
     member_id, _ = member_with_card
     bob = api.enrol()
-    assert _purchase(api, member_id, 500, tokens.customer(member_id)).status_code == 201
-    assert _purchase(api, member_id, 500, tokens.customer(bob["member_id"])).status_code == 404
+    own = _purchase(api, member_id, 500, tokens.customer(member_id))
+    assert (own.status_code, own.json["code"]) == (403, "forbidden")
+    assert _purchase(api, member_id, 500, tokens.customer(bob["member_id"])).status_code in (403, 404)
+    assert _purchase(api, member_id, 500, tokens.service()).status_code == 403
+    assert _member(api, member_id)["stars"] == 0
+
+
+@pytest.mark.parametrize("tender", ["cash", "bank_card", "mobile_wallet", "voucher", "other"])
+def test_every_listed_tender_earns_stars_at_the_till(api, member_with_card, tender):
+    member_id, _ = member_with_card
+    response = api.post(f"/v1/members/{member_id}/purchases", tokens.pos(), {"amount": money(1000), "tender": tender})
+    assert response.status_code == 201 and response.json["stars"] == 10
+
+
+@pytest.mark.parametrize("tender", ["crypto", "CASH", "gift_card", "", "cash "])
+def test_a_tender_outside_the_list_is_a_validation_error(api, member_with_card, tender):
+    member_id, _ = member_with_card
+    response = api.post(f"/v1/members/{member_id}/purchases", tokens.pos(), {"amount": money(1000), "tender": tender})
+    assert (response.status_code, response.json["code"]) == (422, "validation_error")
+
+
+def test_a_purchase_above_one_thousand_is_limit_exceeded_and_earns_nothing(api, member_with_card):
+    member_id, _ = member_with_card
+    assert _purchase(api, member_id, 100_000).status_code == 201
+    for amount in (100_001, 10_000_000_000_000):
+        response = _purchase(api, member_id, amount)
+        assert (response.status_code, response.json["code"]) == (422, "limit_exceeded"), amount
+    assert _member(api, member_id)["stars"] == 1_000
 
 
 def test_gold_members_earn_one_point_two_times_rounded_down(api, member_with_card):
@@ -73,6 +100,29 @@ def test_gold_members_earn_one_point_two_times_rounded_down(api, member_with_car
     assert (member["stars"], member["tier"]) == (500, "gold")
     tx = api.pay(card_id, 1234).json
     assert tx["stars"] == 1234 * 2 * 12 // 1000 == 29
+
+
+def test_a_refunded_payment_no_longer_counts_toward_gold(api, member_with_card):
+    """Issue 11, finding 4: pay 250.00 (500 stars, gold), refund all of it: green again."""
+    member_id, card_id = member_with_card
+    payment = api.pay(card_id, 25_000).json
+    refund = api.post(f"/v1/transactions/{payment['tx_id']}/refunds", tokens.pos(), {})
+    assert refund.status_code == 201 and refund.json["stars"] == -500
+    assert _member(api, member_id)["tier"] == "green"
+    assert api.pay(card_id, 1000).json["stars"] == 20  # the green rate, not gold's 24
+
+
+def test_stars_already_spent_still_leave_the_tier_tally_when_their_payment_is_refunded(api, member_with_card):
+    """The refunded spend leaves the tally whole, even when the member had spent its stars (the
+    refund then takes back less and records a shortfall)."""
+    member_id, card_id = member_with_card
+    payment = api.pay(card_id, 25_000).json  # 500 stars: gold
+    spent = api.post(f"/v1/members/{member_id}/adjustments", tokens.agent(), {"stars": -500, "reason_code": "correction"})
+    assert spent.status_code == 201
+    assert api.pay(card_id, 1000).json["stars"] == 24  # gold rate; 524 earned this month
+    refund = api.post(f"/v1/transactions/{payment['tx_id']}/refunds", tokens.pos(), {}).json
+    assert (refund["stars"], refund["stars_shortfall"]) == (-24, 476)
+    assert _member(api, member_id)["tier"] == "green"  # 24 earned stars still count, not 500
 
 
 def test_rewards_catalogue_defaults_and_service_management(api, clock):
@@ -148,6 +198,21 @@ def test_full_refund_credits_the_card_and_takes_back_the_stars(api, member_with_
     assert api.balance(card_id) == 50_000
     again = api.post(f"/v1/transactions/{payment['tx_id']}/refunds", tokens.pos("S1"), {})
     assert (again.status_code, again.json["code"]) == (409, "already_refunded")
+
+
+def test_a_refund_names_its_payment_only_by_the_exact_transaction_id(api, member_with_card):
+    """Transaction ids are opaque and canonical: a guessed, altered or v1-style id is not found."""
+    member_id, card_id = member_with_card
+    payment = api.pay(card_id, 2000).json
+    tx_id = payment["tx_id"]
+    flipped = tx_id[:-1] + ("A" if tx_id[-1] != "A" else "B")
+    seq = len(api.ledger(card_id))
+    for wrong in (flipped, tx_id + "A", tx_id.upper(), tx_id[:-2], f"tx_{card_id}_{seq}", f"tx_{card_id}_{seq:04d}",
+                  "tx_" + "A" * 40, tx_id.replace("tx_", "TX_")):
+        response = api.post(f"/v1/transactions/{wrong}/refunds", tokens.agent(), {})
+        assert (response.status_code, response.json["code"]) == (404, "not_found"), wrong
+    assert api.balance(card_id) == 48_000
+    assert api.post(f"/v1/transactions/{tx_id}/refunds", tokens.agent(), {}).json["reverses"] == tx_id
 
 
 def test_partial_refunds_never_exceed_the_payment_and_take_back_exactly_its_stars(api, member_with_card):

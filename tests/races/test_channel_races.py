@@ -180,3 +180,20 @@ def test_a_freeze_from_the_app_racing_payments_at_the_till_lets_none_through_aft
     # every payment that went through committed on a version before the freeze
     assert frozen_version == 1 + 1 + len(paid) + 1  # issued, reloaded, each payment, the freeze
     assert api.balance(card) == 10_000 - 500 * len(paid)
+
+
+def test_racing_small_adjustments_by_one_agent_cannot_split_around_the_daily_approval_limit(api, drain):
+    """Issue 11, finding 3: the per agent × card × UTC day sum is counted inside each adjustment's
+    own transaction, so twelve simultaneous 10.00 adjustments apply exactly five (50.00)."""
+    ada = api.enrol()["member_id"]
+    card = api.issue(ada)["card_id"]
+    agent = tokens.agent("A7")
+    body = {"amount": money(1_000), "reason_code": "goodwill"}
+    results = race([lambda: api.post(f"/v1/cards/{card}/adjustments", agent, body) for _ in range(12)])
+    assert Counter(r.status_code for r in results) == {201: 5, 202: 7}, [r.json for r in results]
+    assert api.balance(card) == 5_000
+    stars = {"stars": 100, "reason_code": "goodwill"}
+    results = race([lambda: api.post(f"/v1/members/{ada}/adjustments", agent, stars) for _ in range(8)])
+    assert Counter(r.status_code for r in results) == {201: 5, 202: 3}, [r.json for r in results]
+    assert_reconciled(drain=drain)
+    assert api.get(f"/v1/members/{ada}", tokens.customer(ada)).json["stars"] == 500
