@@ -19,6 +19,7 @@ from collections import Counter
 from typing import Any
 
 from bench.stack import local_stack
+from chalicelib.domain.ledger import parse_tx_id
 
 WARM_UP = 5
 TIMEOUT_SECONDS = 10.0
@@ -60,7 +61,7 @@ def measure(writes: int) -> tuple[dict[str, list[float]], dict[str, float]]:
             client.meta.events.register("provide-client-params", count_handler_call)
 
         def visible(tx: dict[str, Any]) -> bool:
-            seq = int(tx["tx_id"].rsplit("_", 1)[1])
+            _, seq = parse_tx_id(tx["tx_id"])
             feed = dynamodb.get_item(TableName=views_table, Key=to_attributes(
                 keys.activity_item(member_id, tx["created_at"], keys.ledger_partition(card_id), seq)))
             if "Item" not in feed:

@@ -42,6 +42,7 @@ class AbuseLimits(BaseModel):
     reloads_per_card_per_hour: int = Field(10, ge=1)
     reload_amount_per_card_per_day: int = Field(100_000, gt=0, description="minor units, per programme-zone day")
     requests_per_principal_per_minute: int = Field(600, ge=0, description="0 switches the rate limit off")
+    purchase_max: int = Field(100_000, gt=0, description="minor units: the largest purchase a till may record for stars")
 
 
 class Approvals(BaseModel):

@@ -37,10 +37,10 @@ def get_card(call: Call, card_id: str) -> CardResource:
     return cards.get_card(call.principal, card_id)
 
 
-@endpoint(bp, "POST", "/v1/cards/{card_id}/register", summary="Attach an unregistered card to a member",
+@endpoint(bp, "POST", "/v1/cards/register", summary="Attach the unregistered card with this full number to a member",
           body=schemas.RegisterCard, response=CardResource, idempotency_key=OPTIONAL, errors=(403, 404, 409, 422))
-def register_card(call: Call, card_id: str) -> CardResource:
-    return cards.register_card(call.principal, card_id, call.body.member_id)
+def register_card(call: Call) -> CardResource:
+    return cards.register_card(call.principal, call.body.card_number, call.body.member_id)
 
 
 @endpoint(bp, "POST", "/v1/cards/{card_id}/reloads", summary="Reload the card", status=201, body=schemas.Reload,

@@ -30,7 +30,11 @@ class IssueCard(Body):
     currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
 
 
+_CARD_NUMBER = r"^[0-9]{16}$"  # ASCII digits only ("\d" would take fullwidth and Arabic-Indic ones)
+
+
 class RegisterCard(Body):
+    card_number: str = Field(pattern=_CARD_NUMBER, description="the card's full 16-digit number: the proof of possession")
     member_id: str = _ID
 
 
@@ -57,16 +61,19 @@ class Page(Query):
 
 
 class CardNumber(Query):
-    number: str = Field(pattern=r"^\d{16}$")
+    number: str = Field(pattern=_CARD_NUMBER)
 
 
 class Email(Query):
     email: str = Field(min_length=3, max_length=254)
 
 
+Tender = Literal["cash", "bank_card", "mobile_wallet", "voucher", "other"]
+
+
 class Purchase(Body):
     amount: PositiveMoney
-    tender: str = Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$", description="e.g. cash, bank_card")
+    tender: Tender = Field(description="how the purchase was paid at the till")
     store_id: str | None = Field(None, min_length=1, max_length=64)
 
 

@@ -1,12 +1,22 @@
 """The immutable ledger entry (the contract's Transaction) and how its id is formed."""
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+from functools import lru_cache
 from typing import Literal
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.money import Money
 from chalicelib.domain.principals import Channel
+from chalicelib.settings import get_settings
 
 Kind = Literal["reload", "payment", "purchase", "redemption", "adjustment", "transfer_out", "transfer_in",
                "refund", "auto_reload", "stars_expired"]
@@ -51,17 +61,71 @@ class LedgerEntry(Transaction):
         return Transaction.model_validate(self.model_dump(include=set(Transaction.model_fields)))
 
 
+# Transaction ids (contract v1.1: "no id reveals another"). A ledger entry is keyed by its card's (or
+# member's) gapless sequence, and its id must stay derivable from that pair — known before commit, so
+# a retried attempt can never write a second entry — and decodable back to it without a lookup, so a
+# refund reads its payment in the one strongly consistent read it already makes. So the id is the
+# pair sealed with AES-SIV (RFC 5297: deterministic authenticated encryption) under a key derived
+# from the card-number pepper: opaque (it reveals neither id nor sequence), unforgeable (a guessed or
+# altered id fails authentication before any DynamoDB read) and canonical (one spelling per entry:
+# a decoded id is re-sealed and must come out identical). See README, "DynamoDB design".
+_TX_ID = re.compile(r"tx_[A-Za-z0-9_-]{30,200}")  # ASCII only: no other digits or letters get through
+_HEX_ID = re.compile(r"[0-9a-f]{20}")
+_OWNER_TAGS = {"crd": b"c", "mem": b"m"}
+_SEQ_BYTES = 5  # up to 2**40 entries per card or member
+_KEY_LABEL = b"omnicard/tx-id/aes-siv/v1"
+
+
+@lru_cache(maxsize=4)
+def _sealer(pepper: str) -> AESSIV:
+    return AESSIV(hmac.new(pepper.encode(), _KEY_LABEL, hashlib.sha512).digest())  # AES-256-SIV
+
+
+def _pack(owner_id: str, seq: int) -> bytes:
+    """seq (5 bytes), then the owner: `crd_`/`mem_` + 20 hex digits as a tag byte and 10 bytes, any
+    other id as `_` + its UTF-8."""
+    prefix, _, rest = owner_id.partition("_")
+    if prefix in _OWNER_TAGS and _HEX_ID.fullmatch(rest):
+        owner = _OWNER_TAGS[prefix] + bytes.fromhex(rest)
+    else:
+        owner = b"_" + owner_id.encode()
+    return seq.to_bytes(_SEQ_BYTES, "big") + owner
+
+
+def _unpack(plain: bytes) -> tuple[str, int] | None:
+    seq, tag, body = int.from_bytes(plain[:_SEQ_BYTES], "big"), plain[_SEQ_BYTES:_SEQ_BYTES + 1], plain[_SEQ_BYTES + 1:]
+    for prefix, known in _OWNER_TAGS.items():
+        if tag == known:
+            return (f"{prefix}_{body.hex()}", seq) if len(body) == 10 else None
+    if tag != b"_":
+        return None
+    try:
+        return body.decode(), seq
+    except UnicodeDecodeError:
+        return None
+
+
 def tx_id_for(owner_id: str, seq: int) -> str:
-    """The id of the `seq`-th ledger entry of a card or member: derived, so it is known before
-    commit and a retried attempt can never write a second entry."""
-    return f"tx_{owner_id}_{seq}"
+    """The id of the `seq`-th ledger entry of a card or member: derived (so a retried attempt can
+    never write a second entry) and opaque."""
+    if not 0 < seq < 2 ** (8 * _SEQ_BYTES):
+        raise ValueError(f"ledger sequence {seq} out of range")
+    sealed = _sealer(get_settings().card_number_pepper).encrypt(_pack(owner_id, seq), None)
+    return "tx_" + base64.urlsafe_b64encode(sealed).decode().rstrip("=")
 
 
 def parse_tx_id(tx_id: str) -> tuple[str, int] | None:
-    """(card or member id, seq) of a transaction id, or None when it is not one."""
-    if not tx_id.startswith("tx_"):
+    """(card or member id, seq) of a transaction id, or None when it is not one this server issued
+    in exactly this spelling."""
+    if not isinstance(tx_id, str) or not _TX_ID.fullmatch(tx_id):
         return None
-    owner, _, seq = tx_id[3:].rpartition("_")
-    if not owner or not seq.isdigit():
+    text = tx_id[3:]
+    try:
+        sealed = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        plain = _sealer(get_settings().card_number_pepper).decrypt(sealed, None)
+    except (binascii.Error, ValueError, InvalidTag):
         return None
-    return owner, int(seq)
+    parsed = _unpack(plain)
+    if parsed is None or parsed[1] == 0 or tx_id_for(*parsed) != tx_id:
+        return None
+    return parsed

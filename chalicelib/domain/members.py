@@ -98,10 +98,14 @@ def redeem_stars(member: Member, cost: int, now: datetime, rules: StarRules) -> 
     return _with_stars(member, star_rules.spend(member.lots, cost, now), member.earned, now, rules, new_entry=True)
 
 
-def take_back_stars(member: Member, stars: int, now: datetime, rules: StarRules, prefer: str | None) -> tuple[Member, int]:
-    """Take back up to `stars` for a refund; never below zero. Returns (member, stars taken)."""
-    lots, taken = star_rules.take_back(member.lots, stars, now, prefer)
-    return _with_stars(member, lots, member.earned, now, rules, new_entry=False), taken
+def take_back_stars(member: Member, stars: int, now: datetime, rules: StarRules, *, earned_at: datetime) -> tuple[Member, int]:
+    """Take back up to `stars` that a payment made at `earned_at` earned, for its refund: from that
+    payment's lot first, never below zero. All `stars` leave the tier tally, even those the member
+    had already spent (the shortfall): refunded spend never counts toward the tier.
+    Returns (member, stars taken)."""
+    lots, taken = star_rules.take_back(member.lots, stars, now, star_rules.expiry_of(earned_at, rules))
+    earned = star_rules.unearn(member.earned, stars, earned_at, rules)
+    return _with_stars(member, lots, earned, now, rules, new_entry=False), taken
 
 
 def lapse_stars(member: Member, now: datetime, rules: StarRules) -> tuple[Member, int]:

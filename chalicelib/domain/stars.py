@@ -148,6 +148,18 @@ def earn(lots: Lots, earned: dict[str, int], stars: int, now: datetime, rules: S
     return lots, tally
 
 
+def unearn(earned: dict[str, int], stars: int, earned_at: datetime, rules: StarRules) -> dict[str, int]:
+    """Take `stars` earned at `earned_at` out of the tier tally (a refund): refunded spend never counts
+    toward the tier. A month already out of the tally has nothing left to take."""
+    month = month_of(earned_at, rules)
+    tally = dict(earned)
+    if month in tally:
+        tally[month] = max(0, tally[month] - stars)
+        if tally[month] == 0:
+            del tally[month]
+    return tally
+
+
 def spend(lots: Lots, stars: int, now: datetime) -> Lots:
     """Spend `stars`, earliest-expiring unexpired lots first; never an expired lot."""
     if stars > available(lots, now):

@@ -98,14 +98,19 @@ def issue_card(principal: Principal, member_id: str | None, currency: str | None
     return retrying(attempt, refusals={"member": lambda: NotFound("member not found")})
 
 
-def register_card(principal: Principal, card_id: str, member_id: str) -> CardResource:
-    """Attach an unregistered card to a member; registering it again to the same member changes
-    nothing, so a retry after a lost response is harmless without an idempotency record."""
+def register_card(principal: Principal, number: str, member_id: str) -> CardResource:
+    """Attach the unregistered card with this full number to a member. Holding the number is the
+    proof of possession (a card id or a transaction id never is); an unknown number is not found.
+    Registering it again to the same member changes nothing, so a retry after a lost response is
+    harmless without an idempotency record."""
     if principal.role == "customer":
         if member_id != principal.member_id:
             raise Forbidden("a customer may register cards only to its own member")
     else:
         require_role(principal, "agent", "supervisor")
+    card_id = card_store.card_id_for_number(number)
+    if card_id is None:
+        raise NotFound("no card has this number")
 
     def attempt() -> CardResource:
         card = load_card(card_id)

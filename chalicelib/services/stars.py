@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from chalicelib import clock
 from chalicelib.domain import cards as card_rules
 from chalicelib.domain import stars as star_rules
-from chalicelib.domain.errors import AlreadyRefunded, Forbidden, NotFound, ValidationFailed
+from chalicelib.domain.errors import AlreadyRefunded, Forbidden, LimitExceeded, NotFound, ValidationFailed
 from chalicelib.domain.ledger import Kind, LedgerEntry, Transaction, parse_tx_id, tx_id_for
 from chalicelib.domain.members import Member, earn_stars, lapse_stars, redeem_stars, take_back_stars
 from chalicelib.domain.money import Money, require_currency
@@ -73,16 +73,19 @@ def _member_for(principal: Principal, member_id: str) -> Member:
 
 def record_purchase(principal: Principal, member_id: str, amount: Money, tender: str, store_id: str | None,
                     lock: IdempotencyLock | None) -> Transaction:
-    """Stars for a purchase paid some other way (cash, bank card) at the purchase rate."""
-    require_role(principal, "pos", "customer")
-    if principal.role == "pos":
-        if store_id is not None and store_id != principal.store_id:
-            raise Forbidden("store_id must be the till's own store")
-        store_id = principal.store_id
-    rules = get_settings().rules.stars
+    """Stars for a purchase paid some other way (cash, bank card) at the purchase rate. Only a till
+    records one (the customer's own word earns nothing), and never above the configured bound."""
+    require_role(principal, "pos")
+    if store_id is not None and store_id != principal.store_id:
+        raise Forbidden("store_id must be the till's own store")
+    store_id = principal.store_id
+    settings = get_settings().rules
+    if amount.amount > settings.limits.purchase_max:
+        raise LimitExceeded(f"a purchase is at most {settings.limits.purchase_max} minor units")
+    rules = settings.stars
 
     def attempt() -> Transaction:
-        member = _member_for(principal, member_id)
+        member = load_member(member_id)
         now = clock.now()
         after, stars = earn_stars(member, amount.amount, rules.purchase_rate, now, rules, new_entry=True)
         entry = member_entry(principal, after, "purchase", stars, now, lock, amount=amount, store_id=store_id,
@@ -167,8 +170,8 @@ def refund(principal: Principal, tx_id: str, amount: Money | None, lock: Idempot
         member_updates, taken, stars_after = [], 0, None
         if due and payment.member_id:
             member = load_member(payment.member_id)
-            prefer = star_rules.expiry_of(datetime.fromisoformat(payment.created_at.replace("Z", "+00:00")), settings.stars)
-            after, taken = take_back_stars(member, due, now, settings.stars, prefer)
+            paid_at = datetime.fromisoformat(payment.created_at.replace("Z", "+00:00"))
+            after, taken = take_back_stars(member, due, now, settings.stars, earned_at=paid_at)
             member_updates.append(member_store.stars_update(member, after))
             stars_after = after.stars_now(now)
         entry = ledger_entry(principal, change, "refund", lock, store_id=payment.store_id, at=now, reverses=tx_id,

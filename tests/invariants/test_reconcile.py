@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
+from chalicelib.domain.ledger import parse_tx_id, tx_id_for
 from chalicelib.ops import cli
 from chalicelib.ops.reconcile import Scope, reconcile
 from chalicelib.services import stars as star_service
@@ -26,7 +27,8 @@ def _busy_world(api, clock):
     app = tokens.customer(ada["member_id"], "app")
     ada_card = api.issue(ada["member_id"], app)["card_id"]
     bob_card = api.issue(bob["member_id"])["card_id"]
-    gift = api.post("/v1/cards", tokens.pos("S2"), {}).json["card_id"]
+    issued = api.post("/v1/cards", tokens.pos("S2"), {}).json
+    gift = issued["card_id"]
     api.reload(ada_card, 20_000, app)
     api.reload(bob_card, 5_000, tokens.customer(bob["member_id"], "web"))
     api.reload(gift, 3_000, tokens.pos("S2"))
@@ -38,7 +40,7 @@ def _busy_world(api, clock):
     api.post(f"/v1/transactions/{payment['tx_id']}/refunds", tokens.pos("S1"), {"amount": money(1_000)})
     api.post(f"/v1/transactions/{payment['tx_id']}/refunds", tokens.agent(), {})
     api.post(f"/v1/cards/{ada_card}/transfers", tokens.agent(), {"to_card_id": bob_card, "amount": money(500)})
-    api.post(f"/v1/cards/{gift}/register", tokens.agent(), {"member_id": bob["member_id"]})
+    api.post("/v1/cards/register", tokens.agent(), {"card_number": issued["card_number"], "member_id": bob["member_id"]})
     api.request("PUT", f"/v1/cards/{bob_card}/auto-reload", tokens.agent(),
                 {"threshold": money(5_000), "amount": money(2_000), "payment_ref": "psp-auto"})
     api.pay(bob_card, 1_000, tokens.pos("S2"))
@@ -140,7 +142,7 @@ def _overdraft_that_sums_right(ids):
     card = _get(f"CARD#{ids['bob_card']}", "CARD")
     last = _get(f"CARD#{ids['bob_card']}", f"TX#{card['ledger_seq']:012d}")
     seq, debit = card["ledger_seq"] + 1, -(card["balance"] + 100)
-    _put({**last, "SK": f"TX#{seq:012d}", "seq": seq, "tx_id": f"tx_{ids['bob_card']}_{seq}", "kind": "payment",
+    _put({**last, "SK": f"TX#{seq:012d}", "seq": seq, "tx_id": tx_id_for(ids['bob_card'], seq), "kind": "payment",
           "amount": money(debit), "balance_after": money(-100), "idempotency_key": "overdraft", "stars": 0})
     _set(f"CARD#{ids['bob_card']}", "CARD", balance=-100, ledger_seq=seq, version=card["version"] + 1)
 
@@ -153,7 +155,7 @@ def _entry_without_its_card_update(ids):
     card = _get(f"CARD#{ids['ada_card']}", "CARD")
     last = _get(f"CARD#{ids['ada_card']}", f"TX#{card['ledger_seq']:012d}")
     seq = card["ledger_seq"] + 1
-    _put({**last, "SK": f"TX#{seq:012d}", "seq": seq, "tx_id": f"tx_{ids['ada_card']}_{seq}", "idempotency_key": "x"})
+    _put({**last, "SK": f"TX#{seq:012d}", "seq": seq, "tx_id": tx_id_for(ids['ada_card'], seq), "idempotency_key": "x"})
 
 
 def _approved_by_its_own_requester(ids):
@@ -168,13 +170,13 @@ def _stars_minted(ids):
 
 
 def _refunded_twice(ids):
-    card_id, seq = ids["payment"].removeprefix("tx_").rsplit("_", 1)
+    card_id, seq = parse_tx_id(ids["payment"])
     card = _get(f"CARD#{card_id}", "CARD")
     refund = next(_get(f"CARD#{card_id}", f"TX#{s:012d}") for s in range(card["ledger_seq"], 0, -1)
                   if _get(f"CARD#{card_id}", f"TX#{s:012d}")["kind"] == "refund")
     new_seq = card["ledger_seq"] + 1
     balance = card["balance"] + refund["amount"]["amount"]
-    _put({**refund, "SK": f"TX#{new_seq:012d}", "seq": new_seq, "tx_id": f"tx_{card_id}_{new_seq}",
+    _put({**refund, "SK": f"TX#{new_seq:012d}", "seq": new_seq, "tx_id": tx_id_for(card_id, new_seq),
           "balance_after": money(balance), "idempotency_key": "again"})
     _set(f"CARD#{card_id}", "CARD", balance=balance, ledger_seq=new_seq, version=card["version"] + 1)
 
@@ -183,7 +185,7 @@ def _two_transactions_under_one_key(ids):
     card = _get(f"CARD#{ids['ada_card']}", "CARD")
     first = _get(f"CARD#{ids['ada_card']}", f"TX#{1:012d}")
     seq = card["ledger_seq"] + 1
-    _put({**first, "SK": f"TX#{seq:012d}", "seq": seq, "tx_id": f"tx_{ids['ada_card']}_{seq}",
+    _put({**first, "SK": f"TX#{seq:012d}", "seq": seq, "tx_id": tx_id_for(ids['ada_card'], seq),
           "balance_after": money(card["balance"] + first["amount"]["amount"])})
     _set(f"CARD#{ids['ada_card']}", "CARD", balance=card["balance"] + first["amount"]["amount"], ledger_seq=seq,
          version=card["version"] + 1)

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from chalicelib.clock import rfc3339
+from chalicelib.domain.ledger import tx_id_for
 from chalicelib.settings import Rules
 
 
@@ -173,7 +174,7 @@ class Programme:
         card.balance += delta
         card.version += 1
         card.ledger_seq += 1
-        return {"tx_id": f"tx_{card.card_id}_{card.ledger_seq}", "card_id": card.card_id,
+        return {"tx_id": tx_id_for(card.card_id, card.ledger_seq), "card_id": card.card_id,
                 "member_id": card.member_id, "kind": kind, "amount": money(delta),
                 "balance_after": money(card.balance), "stars": 0, "stars_after": None, "channel": actor.channel,
                 "store_id": actor.store_id, "agent_id": actor.agent_id, "reason_code": None, "reverses": None,
@@ -182,7 +183,7 @@ class Programme:
     def _member_tx(self, member_id: str, kind: str, stars: int, actor: Actor, now: datetime, **fields: Any) -> dict:
         member = self.members[member_id]
         member.star_seq += 1
-        return {"tx_id": f"tx_{member_id}_{member.star_seq}", "card_id": None, "member_id": member_id, "kind": kind,
+        return {"tx_id": tx_id_for(member_id, member.star_seq), "card_id": None, "member_id": member_id, "kind": kind,
                 "amount": None, "balance_after": None, "stars": stars, "stars_after": self.available(member_id, now),
                 "channel": actor.channel, "store_id": actor.store_id, "agent_id": actor.agent_id,
                 "reason_code": None, "reverses": None, "created_at": rfc3339(now), "stars_shortfall": 0, **fields}
@@ -266,6 +267,10 @@ class Programme:
         taken, stars_after = 0, None
         if due and payment.member_id:
             taken = self._take_back(payment.member_id, due, now, expiry(payment.at))
+            earned = self.members[payment.member_id].earned  # refunded spend leaves the tier tally, spent or not
+            month = (payment.at.year, payment.at.month)
+            if month in earned:
+                earned[month] = max(0, earned[month] - due)
             stars_after = self.available(payment.member_id, now)
         payment.refunded += value
         return Ok(201, self._card_tx(card, "refund", value, actor, now, store_id=payment.store_id,

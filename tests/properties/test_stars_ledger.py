@@ -72,6 +72,11 @@ class Model:
                 stars -= part
         return taken
 
+    def unearn(self, stars, month):
+        """A refund's stars leave the tier tally, spent or not."""
+        if month in self.earned_by_month:
+            self.earned_by_month[month] = max(0, self.earned_by_month[month] - stars)
+
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(step, min_size=1, max_size=14))
@@ -89,7 +94,7 @@ def _run(api, clock, steps):
     card_id = api.issue(member_id)["card_id"]
     for _ in range(2):
         api.reload(card_id, 50_000)
-    model, payments = Model(), []  # payments: [tx_id, paid, refunded, earned, taken, expires_at]
+    model, payments = Model(), []  # payments: [tx_id, paid, refunded, earned, taken, expires_at, month]
     for op in steps:
         now = clock.now()
         if op[0] in ("pay", "purchase"):
@@ -104,7 +109,7 @@ def _run(api, clock, steps):
                 assert response.json["stars"] == stars
                 model.add(stars, now, month)
                 if op[0] == "pay":
-                    payments.append([response.json["tx_id"], op[1], 0, stars, 0, expiry(now)])
+                    payments.append([response.json["tx_id"], op[1], 0, stars, 0, expiry(now), month])
             else:
                 assert response.json["code"] == "insufficient_funds"
         elif op[0] == "redeem":
@@ -124,6 +129,7 @@ def _run(api, clock, steps):
             assert response.status_code == 201, response.json
             due = payment[3] * (payment[2] + part) // payment[1] - payment[3] * payment[2] // payment[1]
             taken = model.take_back(due, now, payment[5])
+            model.unearn(due, payment[6])
             assert (-response.json["stars"], response.json["stars_shortfall"]) == (taken, due - taken)
             payment[2] += part
             payment[4] += due

@@ -27,7 +27,7 @@ def _everything(api):
     api.post(f"/v1/members/{bob['member_id']}/purchases", tokens.pos("S1"), {"amount": money(3000), "tender": "cash"})
     api.post(f"/v1/cards/{card['card_id']}/transfers", tokens.agent(), {"to_card_id": spare["card_id"],
                                                                         "amount": money(2000)})  # below: auto-reload
-    api.post(f"/v1/cards/{gift['card_id']}/register", tokens.agent(), {"member_id": bob["member_id"]})
+    api.post("/v1/cards/register", tokens.agent(), {"card_number": gift["card_number"], "member_id": bob["member_id"]})
     api.pay(gift["card_id"], 700, tokens.pos("S3"))
     api.post(f"/v1/cards/{spare['card_id']}/freeze", tokens.customer(ada["member_id"]), key=None)
     return card

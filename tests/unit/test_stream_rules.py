@@ -5,6 +5,7 @@ from chalicelib.domain import auto_reload as rules
 from chalicelib.domain.cards import AutoReload, Card
 from chalicelib.domain.errors import CardNotActive, CurrencyMismatch, LimitExceeded
 from chalicelib.domain.events import change_event, event_id
+from chalicelib.domain.ledger import tx_id_for
 from chalicelib.domain.money import Money
 from chalicelib.domain.reports import ReportRow, channel_report
 from chalicelib.settings import MoneyLimits
@@ -24,8 +25,8 @@ def card(balance, seq, status="active", threshold=1000, amount=2000):
 
 
 @pytest.mark.parametrize("before, after, trigger", [
-    (card(1500, 3), card(500, 4), "tx_crd_a_4"),                     # a debit crossing the threshold
-    (card(800, 3), card(500, 4), "tx_crd_a_4"),                      # a debit while already below
+    (card(1500, 3), card(500, 4), tx_id_for("crd_a", 4)),                # a debit crossing the threshold
+    (card(800, 3), card(500, 4), tx_id_for("crd_a", 4)),                 # a debit while already below
     (card(1500, 3), card(1000, 4), None),                            # at the threshold is not below
     (card(300, 3), card(800, 4), None),                              # a credit (reload, auto_reload, refund)
     (card(1500, 3), card(500, 3, status="frozen"), None),            # a state change, not a transaction
