@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.domain.adjustments import ReasonCode
+from chalicelib.domain.members import check_email
 from chalicelib.domain.money import NonNegativeMoney, PositiveMoney, SignedMoney
 
 _ID = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
@@ -22,7 +23,12 @@ class Query(BaseModel):
 
 class EnrolMember(Body):
     name: str = Field(min_length=1, max_length=200)
-    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: str = Field(min_length=3, max_length=254, description="unique after NFKC normalisation and case folding")
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return check_email(value)
 
 
 class IssueCard(Body):
@@ -66,6 +72,11 @@ class CardNumber(Query):
 
 class Email(Query):
     email: str = Field(min_length=3, max_length=254)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return check_email(value)
 
 
 Tender = Literal["cash", "bank_card", "mobile_wallet", "voucher", "other"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -46,6 +47,20 @@ def needs_approval(amount: Money | None, stars: int | None, approvals: Approvals
     if amount is not None:
         return abs(amount.amount) > approvals.money_threshold
     return abs(stars or 0) > approvals.stars_threshold
+
+
+class DailyLimitReached(Exception):
+    """The adjustment would take its agent's unapproved adjustments on this card (or member's stars)
+    past the threshold for the UTC day: it is filed for approval instead of applied."""
+
+
+def daily_tally(size_of_entry: int, created_at: str, approvals: Approvals, *, stars: bool) -> tuple[str, int, int, int]:
+    """(UTC day, size, limit, expires_at epoch seconds) of an unapproved adjustment's count toward
+    the daily limit. The tally lives two days past its day, for operators and reconcile."""
+    day = created_at[:10]  # created_at is RFC 3339 UTC
+    end = datetime.fromisoformat(day).replace(tzinfo=timezone.utc) + timedelta(days=3)
+    limit = approvals.stars_threshold if stars else approvals.money_threshold
+    return day, abs(size_of_entry), limit, int(end.timestamp())
 
 
 def require_decider(adjustment: Adjustment, principal: Principal) -> None:

@@ -1,7 +1,9 @@
 """The member: profile, tier and stars (stars stay zero until the stars rules land)."""
 from __future__ import annotations
 
+import re
 import secrets
+import unicodedata
 from datetime import datetime
 from typing import Literal
 
@@ -48,9 +50,29 @@ def new_member_id() -> str:
     return "mem_" + secrets.token_hex(10)
 
 
+# Invisible and undefined characters (Unicode categories: control, format — zero-width space,
+# joiners, BOM, soft hyphen, bidi overrides —, surrogate, private use, unassigned) are refused in an
+# email: they would let a look-alike of a taken address enrol as a new member.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+_EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
 def normalise_email(address: str) -> str:
-    """Emails are unique case-insensitively; the member keeps the address as given."""
-    return address.strip().lower()
+    """The form in which emails are unique: NFKC, case-folded (then NFKC again, since folding can
+    denormalise): the Kelvin sign, fullwidth letters, ligatures and ß match their plain spellings.
+    The member keeps the address as given."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", address.strip()).casefold())
+
+
+def check_email(address: str) -> str:
+    """`address` stripped, if it is one: no invisible or control characters, and one @ with a dotted
+    domain once normalised. ValueError (a validation error) otherwise."""
+    refused = sorted({f"U+{ord(c):04X}" for c in address if unicodedata.category(c) in _REFUSED_CATEGORIES})
+    if refused:
+        raise ValueError(f"an email may not contain invisible or control characters ({', '.join(refused)})")
+    if not _EMAIL_SHAPE.fullmatch(normalise_email(address)):
+        raise ValueError("not an email address")
+    return address.strip()
 
 
 class MemberResource(BaseModel):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from chalicelib.domain.cards import card_resource
@@ -589,6 +589,40 @@ def adjustments_maker_checker(ctx: Context) -> Outcome:
             for action, count in expected.items():
                 if actions.get((adjustment_id, action), 0) != count:
                     outcome.breach(adjustment_id, f"{actions.get((adjustment_id, action), 0)} '{action}' audit records")
+    return outcome
+
+
+@check
+def adjustments_daily_limit(ctx: Context) -> Outcome:
+    """The absolute amounts (stars) of one agent's adjustments applied without approval on one card
+    (member's stars) in one UTC day sum to at most the approval threshold, and the day's tally item
+    equals that sum (it is gone only once its TTL, three days after the day began, has passed)."""
+    outcome = Outcome("adjustments_daily_limit", "agent-days")
+    snapshot, approvals = ctx.snapshot, ctx.rules.approvals
+    approved = {item.get("tx_id") for item in snapshot.adjustments.values() if item.get("status") == "approved"}
+    sums: dict[tuple[str, str], int] = defaultdict(int)
+    limits: dict[tuple[str, str], int] = {}
+    for _, entry in snapshot.entries():
+        if entry.kind != "adjustment" or entry.tx_id in approved:
+            continue
+        tally_key = keys.adjustment_tally(entry.card_id or entry.member_id or "", entry.created_at[:10],
+                                          entry.agent_id or "")
+        key = (tally_key["PK"], tally_key["SK"])
+        money = entry.card_id is not None
+        sums[key] += abs(entry.amount.amount) if money else abs(entry.stars)
+        limits[key] = approvals.money_threshold if money else approvals.stars_threshold
+    for key in sorted(sums.keys() | snapshot.adjustment_tallies.keys()):
+        outcome.checked += 1
+        subject = f"{key[0]}/{key[1]}"
+        if key in sums and sums[key] > limits[key]:
+            outcome.breach(subject, f"{sums[key]} adjusted without approval, above the daily {limits[key]}")
+        tally = snapshot.adjustment_tallies.get(key)
+        if tally is None:
+            gone_at = datetime.fromisoformat(key[1][:10]).replace(tzinfo=timezone.utc) + timedelta(days=3)
+            if snapshot.now < gone_at:
+                outcome.breach(subject, f"no tally for {sums[key]} adjusted without approval")
+        elif tally.get("total") != sums.get(key, 0):
+            outcome.breach(subject, f"tally {tally.get('total')} ≠ {sums.get(key, 0)} in the ledger")
     return outcome
 
 

@@ -34,6 +34,7 @@ class Snapshot:
     card_number_guards: dict[str, str] = field(default_factory=dict)
     adjustments: dict[str, dict[str, Any]] = field(default_factory=dict)  # by adjustment_id
     pending_adjustments: set[str] = field(default_factory=set)  # adjustment ids on the pending list
+    adjustment_tallies: dict[Key, dict[str, Any]] = field(default_factory=dict)  # per agent × subject × UTC day
     audit: list[dict[str, Any]] = field(default_factory=list)
     views: dict[Key, dict[str, Any]] | None = None
     history: list[dict[str, Any]] | None = None  # the ledger stream's changes, oldest first
@@ -94,6 +95,8 @@ def _file(snapshot: Snapshot, item: dict[str, Any]) -> None:
         snapshot.idempotency[pk] = item
     elif kind == "adjustment":
         snapshot.adjustments[item["adjustment_id"]] = item
+    elif kind == "adjustment_tally":
+        snapshot.adjustment_tallies[(pk, sk)] = item
     elif pk == getattr(keys, "PENDING_ADJUSTMENTS", None):
         snapshot.pending_adjustments.add(item["adjustment_id"])
     elif kind == "audit":

@@ -1,5 +1,7 @@
 """Adjustments of money and stars by call-center staff, with maker-checker approval above the
-threshold: a supervisor other than the requester applies or rejects a pending one exactly once."""
+threshold — for one adjustment, or for the sum of one agent's unapproved adjustments on one card (or
+member's stars) in a UTC day: a supervisor other than the requester applies or rejects a pending one
+exactly once."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,7 +9,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from chalicelib import clock
-from chalicelib.domain.adjustments import Adjustment, decided, needs_approval, new_adjustment_id, require_decider
+from chalicelib.domain.adjustments import (Adjustment, DailyLimitReached, daily_tally, decided, needs_approval,
+                                           new_adjustment_id, require_decider)
 from chalicelib.domain.cards import BalanceChange, Card
 from chalicelib.domain.errors import AlreadyDecided, InsufficientFunds, LimitExceeded, NotFound
 from chalicelib.domain.ledger import Transaction, tx_id_for
@@ -24,6 +27,7 @@ from chalicelib.store import members as member_store
 from chalicelib.store.idempotency import IdempotencyLock
 
 PENDING_STATUS = 202
+DAILY = "daily_limit"
 
 
 class AdjustmentPage(BaseModel):
@@ -44,34 +48,56 @@ def plan_card_adjustment(card: Card, amount: Money) -> BalanceChange:
 
 def adjust_card(principal: Principal, card_id: str, amount: Money, reason_code: str, note: str | None,
                 ticket_ref: str | None, lock: IdempotencyLock | None) -> Transaction | Adjustment:
-    """Apply at once (201 Transaction) or, above the threshold, file for approval (202 Adjustment)."""
+    """Apply at once (201 Transaction) or, above the threshold or past the agent's daily sum on
+    this card, file for approval (202 Adjustment)."""
     require_role(principal, "agent", "supervisor")
     request = dict(amount=amount, reason_code=reason_code, note=note, ticket_ref=ticket_ref)
-    if needs_approval(amount, None, get_settings().rules.approvals):
+
+    def file_pending() -> Adjustment:
         card = load_card(card_id)
         require_currency(amount, card.currency)
         return _file_pending(principal, lock, card_id=card.card_id, member_id=card.member_id, **request)
 
+    if needs_approval(amount, None, get_settings().rules.approvals):
+        return file_pending()
+
     def attempt() -> Transaction:
         return _apply_to_card(principal, load_card(card_id), principal.agent_id, lock, "adjustment.applied", None,
-                              extra=[], **request)
+                              extra=[], daily=True, **request)
 
-    return retrying(attempt)
+    try:
+        return retrying(attempt, refusals={DAILY: DailyLimitReached})
+    except DailyLimitReached:
+        return file_pending()
 
 
 def adjust_member_stars(principal: Principal, member_id: str, stars: int, reason_code: str, note: str | None,
                         ticket_ref: str | None, lock: IdempotencyLock | None) -> Transaction | Adjustment:
     require_role(principal, "agent", "supervisor")
     request = dict(stars=stars, reason_code=reason_code, note=note, ticket_ref=ticket_ref)
-    if needs_approval(None, stars, get_settings().rules.approvals):
+
+    def file_pending() -> Adjustment:
         load_member(member_id)
         return _file_pending(principal, lock, member_id=member_id, **request)
 
+    if needs_approval(None, stars, get_settings().rules.approvals):
+        return file_pending()
+
     def attempt() -> Transaction:
         return _apply_to_member(principal, load_member(member_id), principal.agent_id, lock, "adjustment.applied",
-                                None, extra=[], **request)
+                                None, extra=[], daily=True, **request)
 
-    return retrying(attempt)
+    try:
+        return retrying(attempt, refusals={DAILY: DailyLimitReached})
+    except DailyLimitReached:
+        return file_pending()
+
+
+def _daily_count(subject: str, agent_id: str | None, size: int, created_at: str, *, stars: bool) -> list:
+    """The transaction item counting an unapproved adjustment toward its agent's daily limit.
+    Approved adjustments do not count: a second person already checked them (README, Call-center)."""
+    day, size, limit, expires_at = daily_tally(size, created_at, get_settings().rules.approvals, stars=stars)
+    return [(DAILY, adjustment_store.count_toward_daily_limit(subject, day, agent_id or "", size, limit, expires_at))]
 
 
 def _file_pending(principal: Principal, lock: IdempotencyLock | None, **fields: Any) -> Adjustment:
@@ -89,9 +115,11 @@ def _file_pending(principal: Principal, lock: IdempotencyLock | None, **fields: 
 
 def _apply_to_card(principal: Principal, card: Card, agent_id: str | None, lock: IdempotencyLock | None, action: str,
                    adjustment_id: str | None, *, extra: list, amount: Money, reason_code: str, note: str | None,
-                   ticket_ref: str | None) -> Transaction:
+                   ticket_ref: str | None, daily: bool = False) -> Transaction:
     change = plan_card_adjustment(card, amount)
     entry = ledger_entry(principal, change, "adjustment", lock, agent_id=agent_id, reason_code=reason_code)
+    if daily:
+        extra = [*extra, *_daily_count(card.card_id, agent_id, amount.amount, entry.created_at, stars=False)]
     audit = staff_action(principal, action, card=card, tx_id=entry.tx_id, adjustment_id=adjustment_id,
                          reason_code=reason_code, note=note, ticket_ref=ticket_ref, before=card_state(card),
                          after=card_state(card, balance=change.balance_after))
@@ -100,11 +128,13 @@ def _apply_to_card(principal: Principal, card: Card, agent_id: str | None, lock:
 
 def _apply_to_member(principal: Principal, member: Member, agent_id: str | None, lock: IdempotencyLock | None,
                      action: str, adjustment_id: str | None, *, extra: list, stars: int, reason_code: str,
-                     note: str | None, ticket_ref: str | None) -> Transaction:
+                     note: str | None, ticket_ref: str | None, daily: bool = False) -> Transaction:
     now = clock.now()
     rules = get_settings().rules.stars
     after = adjust_stars(member, stars, now, rules)
     entry = member_entry(principal, after, "adjustment", stars, now, lock, agent_id=agent_id, reason_code=reason_code)
+    if daily:
+        extra = [*extra, *_daily_count(member.member_id, agent_id, stars, entry.created_at, stars=True)]
     public = entry.public()
     audit = staff_action(principal, action, member_id=member.member_id, tx_id=entry.tx_id, adjustment_id=adjustment_id,
                          reason_code=reason_code, note=note, ticket_ref=ticket_ref,

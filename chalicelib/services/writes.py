@@ -29,7 +29,7 @@ def commit(items: list[tuple[str, dict[str, Any]]], lock: IdempotencyLock | None
     transact(items)
 
 
-def retrying(attempt: Callable[[], T], *, refusals: dict[str, Callable[[], DomainError]] | None = None) -> T:
+def retrying(attempt: Callable[[], T], *, refusals: dict[str, Callable[[], Exception]] | None = None) -> T:
     """Run `attempt` (read, plan, commit) until it commits. A failed condition on a label in
     `refusals` is final (e.g. the email already taken); anything else means our read was stale
     or another transaction was in the way, so read again and re-plan."""

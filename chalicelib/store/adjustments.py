@@ -47,6 +47,22 @@ def decide(before: Adjustment, after: Adjustment) -> list[tuple[str, dict[str, A
     ]
 
 
+def count_toward_daily_limit(subject: str, day: str, agent_id: str, size: int, limit: int,
+                             expires_at: int) -> dict[str, Any]:
+    """Transaction item adding `size` to the agent's tally on `subject` for `day`, which holds only
+    while the tally stays within `limit`: evaluated atomically with the adjustment itself, so racing
+    adjustments cannot together pass the limit. A failed condition means: file it for approval."""
+    return {"Update": {
+        "TableName": _table(), "Key": to_attributes(keys.adjustment_tally(subject, day, agent_id)),
+        "UpdateExpression": "ADD #total :size SET agent_id = :agent, subject = :subject, #day = :day, "
+                            "expires_at = :expires",
+        "ConditionExpression": "attribute_not_exists(#total) OR #total <= :room",
+        "ExpressionAttributeNames": {"#total": "total", "#day": "day"},
+        "ExpressionAttributeValues": to_attributes({":size": size, ":room": limit - size, ":agent": agent_id,
+                                                    ":subject": subject, ":day": day, ":expires": expires_at}),
+    }}
+
+
 def get(adjustment_id: str) -> Adjustment | None:
     response = dynamodb().get_item(TableName=_table(), Key=to_attributes(keys.adjustment(adjustment_id)), ConsistentRead=True)
     item = response.get("Item")

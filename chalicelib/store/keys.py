@@ -10,6 +10,8 @@ Ledger table (authoritative, streamed):
   REWARDS           / <reward_id>       reward catalogue changes made by the service role
   ADJ#<id>          / ADJ               an adjustment waiting for approval, or decided
   PENDING_ADJ       / <requested_at>#<id>   the pending adjustments list (deleted when decided)
+  ADJTALLY#<card_id or member_id> / <YYYY-MM-DD>#<agent_id>   Σ |adjustments| one agent applied without
+                                        approval on one card (or member's stars) that UTC day (TTL expires_at)
   AUDIT#<member_id or card_id> / <at>#<audit_id>   audit records of staff actions (never updated)
   EMAIL#<email>     / EMAIL             unique-email guard and strongly consistent lookup
   CARDNO#<hmac>     / CARDNO            unique card number guard and lookup (number never stored)
@@ -27,6 +29,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+
+from chalicelib.domain.members import normalise_email
 
 CARD = "CARD"
 MEMBER = "MEMBER"
@@ -78,7 +82,7 @@ REWARDS = "REWARDS"
 
 
 def email(address: str) -> dict[str, str]:
-    return {"PK": f"EMAIL#{address.strip().lower()}", "SK": "EMAIL"}
+    return {"PK": f"EMAIL#{normalise_email(address)}", "SK": "EMAIL"}
 
 
 def card_number(number: str, pepper: str) -> dict[str, str]:
@@ -113,6 +117,8 @@ def kind_of(pk: str, sk: str) -> str:
         return "reward"
     if pk.startswith("ADJ#"):
         return "adjustment"
+    if pk.startswith("ADJTALLY#"):
+        return "adjustment_tally"
     if pk.startswith("AUDIT#"):
         return "audit"
     if pk.startswith("IDEM#"):
@@ -174,6 +180,12 @@ PENDING_ADJUSTMENTS = "PENDING_ADJ"
 
 def pending_adjustment(requested_at: str, adjustment_id: str) -> dict[str, str]:
     return {"PK": PENDING_ADJUSTMENTS, "SK": f"{requested_at}#{adjustment_id}"}
+
+
+def adjustment_tally(subject: str, day: str, agent_id: str) -> dict[str, str]:
+    """One agent's unapproved adjustments on one card or member in one UTC day (agent id last, so
+    whatever it contains cannot be mistaken for a key separator)."""
+    return {"PK": f"ADJTALLY#{subject}", "SK": f"{day}#{agent_id}"}
 
 
 def audit(subject: str, at: str, audit_id: str) -> dict[str, str]:

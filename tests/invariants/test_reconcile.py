@@ -202,6 +202,18 @@ def _stored_response_names_nothing(ids):
     _put({**record, "response_body": json.dumps(body)})
 
 
+def _daily_tally_off(ids):
+    tally = next(item for (_, pk, _), item in _all_items().items() if pk == f"ADJTALLY#{ids['ada_card']}")
+    _set(tally["PK"]["S"], tally["SK"]["S"], total=int(tally["total"]["N"]) + 1)
+
+
+def _adjusted_past_the_daily_limit_alone(ids):
+    card = _get(f"CARD#{ids['ada_card']}", "CARD")
+    entry = next(e for e in (_get(f"CARD#{ids['ada_card']}", f"TX#{s:012d}") for s in range(1, card["ledger_seq"] + 1))
+                 if e["kind"] == "adjustment")
+    _put({**entry, "amount": money(-5_001)})
+
+
 def _wallet_stale(ids):
     _set(f"WALLET#{ids['ada']}", f"CARD#{ids['ada_card']}", get_settings().views_table, source_version=1,
          doc={**_get(f"WALLET#{ids['ada']}", f"CARD#{ids['ada_card']}", get_settings().views_table)["doc"],
@@ -237,6 +249,8 @@ def _activity_lost(ids):
     (_refunded_twice, "refunds_within_payment"),
     (_two_transactions_under_one_key, "one_transaction_per_idempotency_key"),
     (_approved_by_its_own_requester, "adjustments_maker_checker"),
+    (_daily_tally_off, "adjustments_daily_limit"),
+    (_adjusted_past_the_daily_limit_alone, "adjustments_daily_limit"),
     (_stored_response_names_nothing, "idempotency_records_match_ledger"),
     (_wallet_stale, "wallet_view_matches"),
     (_report_counted_twice, "channel_report_matches"),
