@@ -108,6 +108,9 @@ class Programme:
         self.reload_per_day = rules.limits.reload_amount_per_card_per_day
         self.money_threshold = rules.approvals.money_threshold
         self.stars_threshold = rules.approvals.stars_threshold
+        self.purchase_max = rules.limits.purchase_max
+        # Σ |amount| (or |stars|) of what each agent adjusted without approval, per card or member and UTC day
+        self.adjusted_alone: dict[tuple[str, str, str], int] = {}
         self.rewards = {reward.reward_id: reward.stars for reward in rules.stars.rewards}
         self.cards: dict[str, CardState] = {}
         self.members: dict[str, MemberState] = {}
@@ -230,6 +233,10 @@ class Programme:
         return Ok(201, tx)
 
     def purchase(self, member_id: str, amount: int, actor: Actor, now: datetime) -> Outcome:
+        if actor.channel != "pos":
+            return Refused(403, "forbidden")
+        if amount > self.purchase_max:
+            return Refused(422, "limit_exceeded")
         stars = self._earn(member_id, amount, 1, now)
         return Ok(201, self._member_tx(member_id, "purchase", stars, actor, now, amount=money(amount)))
 
@@ -284,16 +291,31 @@ class Programme:
             card.version += 1
         return Ok(200, {"status": card.status, "version": card.version})
 
+    def _past_daily_limit(self, subject: str, size: int, limit: int, actor: Actor, now: datetime) -> bool:
+        """Would this unapproved adjustment take its agent's sum on `subject` today past `limit`?"""
+        return self.adjusted_alone.get((actor.agent_id, subject, now.strftime("%Y-%m-%d")), 0) + abs(size) > limit
+
+    def _count_alone(self, subject: str, size: int, actor: Actor, now: datetime) -> None:
+        key = (actor.agent_id, subject, now.strftime("%Y-%m-%d"))
+        self.adjusted_alone[key] = self.adjusted_alone.get(key, 0) + abs(size)
+
     def adjust_card(self, card_id: str, amount: int, reason: str, actor: Actor, now: datetime,
                     requester: str | None = None) -> Outcome:
         card = self.cards[card_id]
-        if requester is None and abs(amount) > self.money_threshold:
+        if card.balance + amount < 0 and requester is None and abs(amount) <= self.money_threshold:
+            return Refused(409, "insufficient_funds")
+        if card.balance + amount > self.cap and requester is None and abs(amount) <= self.money_threshold:
+            return Refused(422, "limit_exceeded")
+        if requester is None and (abs(amount) > self.money_threshold
+                                  or self._past_daily_limit(card_id, amount, self.money_threshold, actor, now)):
             return Ok(202, {"status": "pending_approval", "card_id": card_id, "member_id": card.member_id,
                             "amount": money(amount), "reason_code": reason, "agent_id": actor.agent_id})
         if card.balance + amount < 0:
             return Refused(409, "insufficient_funds")
         if card.balance + amount > self.cap:
             return Refused(422, "limit_exceeded")
+        if requester is None:
+            self._count_alone(card_id, amount, actor, now)
         tx = self._card_tx(card, "adjustment", amount, actor, now, reason_code=reason,
                            agent_id=requester or actor.agent_id)
         if amount < 0:
@@ -302,10 +324,16 @@ class Programme:
 
     def adjust_stars(self, member_id: str, stars: int, reason: str, actor: Actor, now: datetime,
                      requester: str | None = None) -> Outcome:
-        if requester is None and abs(stars) > self.stars_threshold:
+        small = requester is None and abs(stars) <= self.stars_threshold
+        if small and stars < 0 and self.available(member_id, now) < -stars:
+            return Refused(409, "insufficient_stars")
+        if requester is None and (abs(stars) > self.stars_threshold
+                                  or self._past_daily_limit(member_id, stars, self.stars_threshold, actor, now)):
             return Ok(202, {"status": "pending_approval", "card_id": None, "member_id": member_id, "stars": stars,
                             "reason_code": reason, "agent_id": actor.agent_id})
         member = self.members[member_id]
+        if requester is None:
+            self._count_alone(member_id, stars, actor, now)
         if stars < 0:
             if self.available(member_id, now) < -stars:
                 return Refused(409, "insufficient_stars")
