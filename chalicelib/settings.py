@@ -162,6 +162,12 @@ def configured_rules() -> Rules:
     return load_rules(os.environ.get("OMNICARD_RULES_FILE"))
 
 
+def card_number_pepper() -> str:
+    """The card-number pepper alone (it also keys transaction ids), for code that must not need the
+    rest of the settings: `omnicard reconcile` runs on an operator's machine without a JWT secret."""
+    return os.environ.get(_ENV["card_number_pepper"]) or Settings.model_fields["card_number_pepper"].default
+
+
 def reset_settings() -> None:
     """Forget parsed settings (tests change the environment)."""
     get_settings.cache_clear()

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.money import Money
 from chalicelib.domain.principals import Channel
-from chalicelib.settings import get_settings
+from chalicelib.settings import card_number_pepper
 
 Kind = Literal["reload", "payment", "purchase", "redemption", "adjustment", "transfer_out", "transfer_in",
                "refund", "auto_reload", "stars_expired"]
@@ -110,7 +110,7 @@ def tx_id_for(owner_id: str, seq: int) -> str:
     never write a second entry) and opaque."""
     if not 0 < seq < 2 ** (8 * _SEQ_BYTES):
         raise ValueError(f"ledger sequence {seq} out of range")
-    sealed = _sealer(get_settings().card_number_pepper).encrypt(_pack(owner_id, seq), None)
+    sealed = _sealer(card_number_pepper()).encrypt(_pack(owner_id, seq), None)
     return "tx_" + base64.urlsafe_b64encode(sealed).decode().rstrip("=")
 
 
@@ -122,7 +122,7 @@ def parse_tx_id(tx_id: str) -> tuple[str, int] | None:
     text = tx_id[3:]
     try:
         sealed = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        plain = _sealer(get_settings().card_number_pepper).decrypt(sealed, None)
+        plain = _sealer(card_number_pepper()).decrypt(sealed, None)
     except (binascii.Error, ValueError, InvalidTag):
         return None
     parsed = _unpack(plain)

@@ -123,3 +123,12 @@ def test_rules_validate_rewards_and_rates():
                            "2026-04-01T00:00:00.000Z": 3, "2026-06-01T00:00:00.000Z": 4},
                           at(2026, 1, 1), RULES) == [(1, "2026-03-01T00:00:00.000Z"), (3, "2026-04-01T00:00:00.000Z"),
                                                      (2, "2026-05-01T00:00:00.000Z")]
+
+
+def test_a_refund_takes_its_stars_out_of_its_payment_months_tally_never_below_zero():
+    paid_at = datetime(2026, 3, 10, tzinfo=timezone.utc)
+    earned = {"2026-02": 300, "2026-03": 500}
+    assert stars.unearn(earned, 200, paid_at, RULES) == {"2026-02": 300, "2026-03": 300}
+    assert stars.unearn(earned, 900, paid_at, RULES) == {"2026-02": 300}
+    assert stars.unearn(earned, 50, datetime(2025, 1, 5, tzinfo=timezone.utc), RULES) == earned  # out of the tally
+    assert stars.tier(stars.unearn({"2026-03": 500}, 1, paid_at, RULES), paid_at, RULES) == "green"
