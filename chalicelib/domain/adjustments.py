@@ -56,7 +56,8 @@ class DailyLimitReached(Exception):
 
 def daily_tally(size_of_entry: int, created_at: str, approvals: Approvals, *, stars: bool) -> tuple[str, int, int, int]:
     """(UTC day, size, limit, expires_at epoch seconds) of an unapproved adjustment's count toward
-    the daily limit. The tally lives two days past its day, for operators and reconcile."""
+    the daily limit. The tally item expires (TTL) three days after its day began: kept a while for
+    operators and reconcile, never read again by the app."""
     day = created_at[:10]  # created_at is RFC 3339 UTC
     end = datetime.fromisoformat(day).replace(tzinfo=timezone.utc) + timedelta(days=3)
     limit = approvals.stars_threshold if stars else approvals.money_threshold
