@@ -68,12 +68,12 @@ def local_stack(instrument_moto: Callable[[], None] = lambda: None) -> Iterator[
     from chalicelib.settings import get_settings, reset_settings
     from chalicelib.store.client import reset_clients
     from local.moto_threads import serialize_moto_requests
-    from local.moto_transactions import cheap_transaction_backups
+    from local.moto_transactions import patch_moto_transactions
     from local.tables import create_tables
 
     serialize_moto_requests()
     instrument_moto()
-    cheap_transaction_backups()
+    patch_moto_transactions()
     mock = mock_aws()
     mock.start()
     stop = threading.Event()

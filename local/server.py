@@ -59,11 +59,11 @@ def main() -> int:
         from moto import mock_aws
 
         from local.moto_threads import serialize_moto_requests
-        from local.moto_transactions import cheap_transaction_backups
+        from local.moto_transactions import patch_moto_transactions
 
         # HTTP request threads and the pump share one in-process moto: one request at a time.
         serialize_moto_requests()
-        cheap_transaction_backups()  # or every transaction slows down as the tables and stream grow
+        patch_moto_transactions()  # or every transaction slows down as the tables and stream grow
         mock = mock_aws()
         mock.start()
         logger.info("using in-process moto (data lasts until the server stops)")
