@@ -84,7 +84,7 @@ def expire_stars(at: str | None, state: dict[str, Any]) -> int:
              "region": state["region"], "resources": [], "detail": {}}
     context = LambdaContext(f"{app.app_name}-local-expire_stars", memory_size=512, max_runtime_ms=300_000)
     result = app.handler_map["expire_stars"](event, context)
-    sys.stdout.write(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")  # the last line: one JSON object
     return 0
 
 
