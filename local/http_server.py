@@ -14,6 +14,8 @@ from typing import Any
 
 from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPServer
 
+from local import moto_threads
+
 access_log = logging.getLogger("local.access")
 
 LISTEN_BACKLOG = 128
@@ -36,7 +38,11 @@ class AccessLoggingHandler(EdgeRequestHandler):
     def handle_one_request(self) -> None:
         started = time.perf_counter()
         self._status = None
-        super().handle_one_request()
+        moto_threads.begin_request()  # its moto calls queue by when it began
+        try:
+            super().handle_one_request()
+        finally:
+            moto_threads.end_request()
         if self._status is not None:
             path = (self.path or "").split("?", 1)[0]
             access_log.info("%s %s %s %.0f ms", self.command or "-", path or "-", self._status,

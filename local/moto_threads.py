@@ -9,10 +9,13 @@ still interleave freely, so optimistic-concurrency races play out as they would 
 One process does everything locally, where AWS gives the stream handler its own capacity: with
 32 clients queued on moto, a pump waiting its turn behind all of them fell further behind every
 second and the views never caught up. A thread that calls `prioritise_this_thread()` (the stream
-pump) is let in before the others waiting; between its calls the others go on."""
+pump) is let in before the others waiting; between its calls the others go on, oldest request first."""
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
+import time
 from types import TracebackType
 from typing import Any
 
@@ -22,13 +25,19 @@ _local = threading.local()
 
 
 class PriorityLock:
-    """A reentrant lock that waiting priority threads get before waiting ordinary ones."""
+    """A reentrant lock handed out in order: priority threads first, then the thread whose
+    request began earliest (`begin_request`; otherwise when it asked for the lock).
+
+    Oldest request first, not first come at each call: a request makes several moto calls, and
+    with 32 clients an unordered lock let some wait behind many newer ones, call after call
+    (a soak client timed out after 60 s)."""
 
     def __init__(self) -> None:
         self._condition = threading.Condition(threading.Lock())
         self._owner: int | None = None
         self._depth = 0
-        self._priority_waiting = 0
+        self._waiting: list[tuple[int, float, int]] = []
+        self._tickets = itertools.count()
 
     def acquire(self) -> bool:
         me = threading.get_ident()
@@ -36,13 +45,13 @@ class PriorityLock:
             if self._owner == me:
                 self._depth += 1
                 return True
-            priority = getattr(_local, "priority", False)
-            self._priority_waiting += priority
-            try:
-                while self._owner is not None or (not priority and self._priority_waiting):
-                    self._condition.wait()
-            finally:
-                self._priority_waiting -= priority
+            since = getattr(_local, "since", None)
+            place = (0 if getattr(_local, "priority", False) else 1,
+                     since if since is not None else time.monotonic(), next(self._tickets))
+            heapq.heappush(self._waiting, place)
+            while self._owner is not None or self._waiting[0] != place:
+                self._condition.wait()
+            heapq.heappop(self._waiting)
             self._owner, self._depth = me, 1
             return True
 
@@ -76,6 +85,15 @@ def _one_request_at_a_time(self: BotocoreStubber, *args: Any, **kwargs: Any) -> 
 def serialize_moto_requests() -> None:
     """Install the per-request lock (idempotent)."""
     BotocoreStubber.__call__ = _one_request_at_a_time  # type: ignore[method-assign]
+
+
+def begin_request() -> None:
+    """This thread now serves a request that began now: its moto calls queue by that time."""
+    _local.since = time.monotonic()
+
+
+def end_request() -> None:
+    _local.since = None
 
 
 def prioritise_this_thread() -> None:

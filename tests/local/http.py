@@ -1,5 +1,5 @@
 """Test helpers for the local server over a real socket: a small JSON client without proxies,
-and the app served on a free port by the HTTP server `make run` uses."""
+the app served on a free port by the HTTP server `make run` uses, and clients released at once."""
 from __future__ import annotations
 
 import contextlib
@@ -11,6 +11,26 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any
+
+
+def at_once(count: int, action: Any) -> list[Any]:
+    """`action(index)` on `count` threads released together; an exception raised is the result."""
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = action(index)
+        except Exception as exc:  # noqa: BLE001 - e.g. a reset connection: the caller asserts on it
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
 
 
 def free_port() -> int:
@@ -46,11 +66,12 @@ class Http:
 
 @contextlib.contextmanager
 def serve_app(app: Any, config: Any) -> Iterator[Http]:
-    """The app on 127.0.0.1:<free port> behind chalice's local HTTP server, until the block ends."""
-    from chalice.local import create_local_server
+    """The app on 127.0.0.1:<free port> behind the local stack's HTTP server (a thread per
+    connection, as `make run`), until the block ends."""
+    from local.http_server import create_server
 
-    original_class = app.__class__  # create_local_server swaps it for its local subclass
-    server = create_local_server(app, config, "127.0.0.1", free_port())
+    original_class = app.__class__  # create_server swaps it for chalice's local subclass
+    server = create_server(app, config, "127.0.0.1", free_port())
     thread = threading.Thread(target=server.serve_forever, name="test-http", daemon=True)
     thread.start()
     try:

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from chalicelib.settings import reset_settings
 from chalicelib.store.client import reset_clients
 from local.server import Stack, running_stack
 from tests.conftest import ROOT, tokens
-from tests.local.http import Http
+from tests.local.http import Http, at_once
 
 CONNECTIONS = 64
 PAYMENTS = 30
@@ -54,26 +53,6 @@ def _reload(http: Http, card: str, amount: int) -> None:
     assert status == 201, body
 
 
-def _at_once(count: int, action: Any) -> list[Any]:
-    """`count` threads open their connections together; an exception is the result."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = action(index)
-        except Exception as exc:  # noqa: BLE001 - a reset or refusal is what we look for
-            results[index] = exc
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
-
 def test_64_connections_at_once_are_all_answered_and_30_payments_on_one_card_let_exactly_20_through(http: Http):
     # Given a card with 20.00 and 30 tills ready to take 1.00 each, among 64 clients
     _, card, _ = _member_with_card(http)
@@ -88,7 +67,7 @@ def test_64_connections_at_once_are_all_answered_and_30_payments_on_one_card_let
         return "read", status, body
 
     # When all 64 connect at the same moment
-    results = _at_once(CONNECTIONS, client)
+    results = at_once(CONNECTIONS, client)
 
     # Then no connection was reset or refused, and exactly balance / amount payments went through
     assert [result for result in results if isinstance(result, Exception)] == []
@@ -115,7 +94,7 @@ def test_views_keep_up_over_http_across_cancelled_transactions(http: Http, stack
             _reload(http, card, 1000)
             assert http.call("POST", "/v1/members", tokens.service(),
                              {"name": "Again", "email": email})[0] == 409  # cancelled by the email guard
-            paid = _at_once(4, lambda i: http.call("POST", f"/v1/cards/{card}/payments",
+            paid = at_once(4, lambda i: http.call("POST", f"/v1/cards/{card}/payments",
                                                    tokens.pos("S2", f"R{round_number}-{i}"),
                                                    {"amount": {"amount": 300, "currency": "USD"}}))
             assert sorted(status for status, _ in paid).count(201) >= 3

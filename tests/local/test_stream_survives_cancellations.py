@@ -10,12 +10,13 @@ from typing import Any
 
 import boto3
 import pytest
-from chalice.local import LambdaContext
 from moto.dynamodb.models import DynamoDBBackend
 
 from local import moto_transactions
+from local import server as local_server
 from local.pump import StreamPump
 from tests.conftest import chalice_app, tokens
+from tests.local.http import at_once
 from tests.reconciled import assert_reconciled
 
 MEMBERS = 4
@@ -47,38 +48,14 @@ def transactions(monkeypatch: pytest.MonkeyPatch) -> CancellationCount:
     return count
 
 
-def _deliver_as_lambda(event: dict[str, Any]) -> Any:
-    """What the local server's pump does: the app's handler with a Lambda context."""
-    context = LambdaContext("omnicard-local-on_ledger_change", memory_size=512, max_runtime_ms=60_000)
-    return chalice_app.handler_map["on_ledger_change"](event, context)
-
-
 @pytest.fixture
 def running_pump(aws: dict[str, str]) -> Iterator[StreamPump]:
-    """One pump polling in the background for the whole test, like the local server's."""
-    pump = StreamPump(boto3.client("dynamodbstreams"), aws["LedgerTable"], _deliver_as_lambda)
+    """The local server's own pump (local.server._start_pump), polling for the whole test."""
     stop = threading.Event()
-    thread = threading.Thread(target=pump.run, args=(stop, 0.2), name="test-pump", daemon=True)
-    thread.start()
+    pump, thread = local_server._start_pump(chalice_app, aws["LedgerTable"], stop)
     yield pump
     stop.set()
     thread.join(timeout=10)
-
-
-def _race(count: int, action: Any) -> list[Any]:
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait()
-        results[index] = action(index)
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def test_one_long_lived_pump_keeps_every_view_current_across_cancelled_transactions(
@@ -97,7 +74,7 @@ def test_one_long_lived_pump_keeps_every_view_current_across_cancelled_transacti
         # a duplicate enrolment: its transaction is cancelled by the email guard
         assert api.post("/v1/members", tokens.service(), {"name": "Again", "email": email}).status_code == 409
         # tills racing on the card: optimistic retries cancel transactions; 5 of 6 payments fit
-        paid = _race(RACERS, lambda i: api.pay(card, 500, tokens.pos("S1", f"T{round_number}-{i}")))
+        paid = at_once(RACERS, lambda i: api.pay(card, 500, tokens.pos("S1", f"T{round_number}-{i}")))
         assert sorted(response.status_code for response in paid) == [201] * 5 + [409]
         # a transfer onto the next member's card (a two-card transaction)
         transfer = api.post(f"/v1/cards/{card}/transfers", tokens.agent(),
