@@ -12,9 +12,10 @@ import logging
 import time
 from typing import Any
 
-from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPServer
+from chalice.local import LocalDevServer, ThreadedHTTPServer
 
 from local import moto_threads
+from local.edges import EdgeRequestHandler, create_local_server
 
 access_log = logging.getLogger("local.access")
 
@@ -30,8 +31,8 @@ class LocalHTTPServer(ThreadedHTTPServer):
 
 
 class AccessLoggingHandler(EdgeRequestHandler):
-    """The edge's handler (chalice.local's, with problem+json edges); logs `METHOD /path STATUS N ms` per request instead of
-    http.server's line. The query string is left out: it may carry a card number."""
+    """The edge's handler (chalice.local's, with problem+json edges); logs `METHOD /path STATUS N ms`
+    per request instead of http.server's line. The query string is left out: it may carry a card number."""
 
     _status: int | None = None
 
