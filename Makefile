@@ -19,7 +19,7 @@ ROLE ?= customer
 STAGE ?= dev
 PACKAGE_REGION ?= $(or $(AWS_DEFAULT_REGION),us-east-1)
 
-.PHONY: .venv run test token requirements package clean
+.PHONY: .venv run test token requirements package clean reconcile expire-stars events
 
 .venv: $(STAMP)
 
@@ -30,8 +30,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]' 1>&2
 	touch $@
 
+# make run [PORT=8000] [VERBOSE=1]: the local stack (README, "Run it locally"). One short line per
+# request by default; VERBOSE=1 prints the full Powertools JSON logs and EMF metrics instead.
 run: $(STAMP)
-	$(BIN)/python -m local.server
+	$(if $(VERBOSE),OMNICARD_LOCAL_VERBOSE=1) $(BIN)/python -m local.server
+
+# Against the stack `make run` serves on PORT (default 8000), from another terminal:
+# make reconcile [ARGS="--json"]: `omnicard reconcile` on its tables; exit 1 on a breach, 2 if no stack.
+reconcile: $(STAMP)
+	@$(BIN)/python -m local.ops --port $(or $(PORT),8000) reconcile $(ARGS)
+
+# make expire-stars [AT=2027-02-01T00:05:00Z]: the daily star expiry, now (or as if at AT).
+expire-stars: $(STAMP)
+	@$(BIN)/python -m local.ops --port $(or $(PORT),8000) expire-stars $(if $(AT),--at $(AT))
+
+# make events [FOLLOW=0]: the change events the stack published, one line each, following new ones.
+events: $(STAMP)
+	@$(BIN)/python -m local.ops --port $(or $(PORT),8000) events $(if $(filter 0,$(FOLLOW)),,--follow)
 
 test: $(STAMP)
 	env $(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -60,11 +60,11 @@ def measure(requests: int) -> dict[str, dict[str, float]]:
     from chalicelib import clock
     from chalicelib.settings import reset_settings
     from chalicelib.store.client import dynamodb, reset_clients
-    from local.moto_transactions import cheap_transaction_backups
+    from local.moto_transactions import patch_moto_transactions
     from local.tables import create_tables
     from local.tokens import make_token
 
-    cheap_transaction_backups()  # as the local stack runs moto
+    patch_moto_transactions()  # as the local stack runs moto
     fixed = clock.FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc))
     clock.use_clock(fixed)
     secret = os.environ["OMNICARD_JWT_SECRET"]

@@ -54,47 +54,14 @@ class LocalStack:
 
 @contextlib.contextmanager
 def local_stack(instrument_moto: Callable[[], None] = lambda: None) -> Iterator[LocalStack]:
-    """Start the stack, yield it, stop it. `instrument_moto` runs once moto serves one request at
-    a time (local/moto_threads.py) and before the mock starts: the place to wrap moto's handler."""
+    """Start the stack (local.server.running_stack, as `make run`), yield it, stop it.
+    `instrument_moto` runs once moto serves one request at a time (local/moto_threads.py) and
+    before the mock starts: the place to wrap moto's handler."""
     from local import server as local_server
-
-    local_server._set_environment()
-    config = local_server._load_chalice_config()
-
-    import boto3
-    from chalice.local import create_local_server
-    from moto import mock_aws
-
-    from chalicelib.settings import get_settings, reset_settings
-    from chalicelib.store.client import reset_clients
     from local.moto_threads import serialize_moto_requests
-    from local.moto_transactions import cheap_transaction_backups
-    from local.tables import create_tables
 
     serialize_moto_requests()
     instrument_moto()
-    cheap_transaction_backups()
-    mock = mock_aws()
-    mock.start()
-    stop = threading.Event()
-    pump = None
-    try:
-        reset_settings()
-        reset_clients()
-        settings = get_settings()
-        stream_arns = create_tables(boto3.client("dynamodb"), settings)
-        local_server._create_event_bus(boto3.client("events"), settings.event_bus)
-        app = config.chalice_app
-        pump = local_server._start_pump(app, stream_arns["LedgerTable"], stop)
-        port = free_port()
-        httpd = create_local_server(app, config, "127.0.0.1", port)
-        threading.Thread(target=httpd.serve_forever, name="http", daemon=True).start()
-        try:
-            yield LocalStack(Http(f"http://127.0.0.1:{port}"), os.environ["OMNICARD_JWT_SECRET"], pump)
-        finally:
-            httpd.shutdown()
-    finally:
-        stop.set()
-        if pump is not None:
-            pump.join(timeout=10)
-        mock.stop()
+    with local_server.running_stack(0) as stack:
+        pump = next(thread for thread in threading.enumerate() if thread.name == "stream-pump")
+        yield LocalStack(Http(stack.url), os.environ["OMNICARD_JWT_SECRET"], pump)

@@ -5,7 +5,9 @@ handlers; see AWS-NOTES).
 - Logs are JSON lines with the Lambda context, a cold-start flag and correlation ids
   (`correlation_id` = API Gateway's request id, `idempotency_key`, `card_id`, `tx_id`, …).
   Correlation values are ids only: never a card number, a token or a request body.
-- Metrics are CloudWatch EMF, namespace POWERTOOLS_METRICS_NAMESPACE, flushed once per invocation:
+- Metrics are CloudWatch EMF, namespace POWERTOOLS_METRICS_NAMESPACE, flushed once per invocation
+  from the invocation's own metric set (a context variable: Lambda runs one invocation at a time,
+  the local server one per thread, and neither may flush or clear another's set):
   per request `Requests`/`Failures` (5xx)/`Refusals` (4xx) by operation and channel, one count per
   new transaction (`Reloads`, `Payments`, `Redemptions`, …), and per stream batch `StreamRecords`,
   `StreamRecordFailures` and `StreamLag` (from the records' ApproximateCreationDateTime).
@@ -14,7 +16,11 @@ handlers; see AWS-NOTES).
 
 Per stage (.chalice/config.json): POWERTOOLS_LOG_LEVEL, POWERTOOLS_LOGGER_SAMPLE_RATE (share of
 invocations logged at DEBUG), POWERTOOLS_TRACE_DISABLED, POWERTOOLS_METRICS_DISABLED; `xray`
-turns on active tracing for the stage's functions."""
+turns on active tracing for the stage's functions.
+
+Nothing observability does after the handler returned may change the answer: a metrics flush, a
+log line or a trace annotation that fails is logged and dropped, so a committed request is never
+answered 5xx for it."""
 from __future__ import annotations
 
 import os
@@ -25,17 +31,58 @@ from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 from chalice.app import Request, Response
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "omnicard"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Omnicard"
 
 logger = Logger(service=SERVICE)
-# One metric set per process, flushed per invocation: Lambda runs one invocation at a time (under
-# the threaded local server, overlapping requests may share a flush; local only).
-metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+
+class InvocationMetrics:
+    """Powertools' EMF metrics, one metric set per invocation.
+
+    Powertools' `Metrics` keeps one set per process (class attributes shared by every instance):
+    under the threaded local server one request's flush emptied or cleared another's set, which
+    then failed to serialise after its commit. Each invocation here gets its own provider."""
+
+    _current: ContextVar[AmazonCloudWatchEMFProvider | None] = ContextVar("omnicard_metrics", default=None)
+
+    def begin(self) -> None:
+        """A fresh, empty metric set for the invocation starting on this thread."""
+        self._current.set(AmazonCloudWatchEMFProvider(namespace=NAMESPACE, service=SERVICE))
+
+    @property
+    def provider(self) -> AmazonCloudWatchEMFProvider:
+        provider = self._current.get()
+        if provider is None:  # outside an invocation (a service called directly): a set of its own
+            self.begin()
+            provider = self._current.get()
+        assert provider is not None
+        return provider
+
+    @property
+    def metric_set(self) -> dict[str, Any]:
+        return self.provider.metric_set
+
+    def add_metric(self, name: str, unit: MetricUnit, value: float) -> None:
+        self.provider.add_metric(name=name, unit=unit, value=value)
+
+    def add_dimension(self, name: str, value: str) -> None:
+        self.provider.add_dimension(name=name, value=value)
+
+    def flush(self) -> None:
+        """Print this invocation's set as one EMF blob (nothing if it is empty), then drop it."""
+        provider = self._current.get()
+        self._current.set(None)
+        if provider is not None and provider.metric_set:
+            provider.flush_metrics()
+
+
+metrics = InvocationMetrics()
 # botocore only: DynamoDB and EventBridge calls are the latency worth tracing, and patching every
 # supported library (http.client too) would trace each AWS call twice and lengthen the cold start.
 tracer = Tracer(service=SERVICE, patch_modules=["botocore"])
@@ -67,16 +114,17 @@ def correlate(**keys: Any) -> None:
 def record_transactions(result: Any) -> None:
     """Count the transactions a request created (a Transaction, or a transfer's out/in pair) and
     put their ids in the logs. Call it once per executed request, not for an idempotent replay."""
-    transactions = [result] if _is_transaction(result) else (
-        [value for value in result.values() if _is_transaction(value)] if isinstance(result, dict) else [])
-    for transaction in transactions:
-        name = TRANSACTION_METRICS.get(transaction["kind"])
-        if name:
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-    if transactions:
-        correlate(tx_id=transactions[0]["tx_id"])
-        if len(transactions) > 1:
-            correlate(tx_ids=[transaction["tx_id"] for transaction in transactions])
+    with _never_raises("counting transactions"):  # they have committed: the answer stands
+        transactions = [result] if _is_transaction(result) else (
+            [value for value in result.values() if _is_transaction(value)] if isinstance(result, dict) else [])
+        for transaction in transactions:
+            name = TRANSACTION_METRICS.get(transaction["kind"])
+            if name:
+                metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+        if transactions:
+            correlate(tx_id=transactions[0]["tx_id"])
+            if len(transactions) > 1:
+                correlate(tx_ids=[transaction["tx_id"] for transaction in transactions])
 
 
 def observe_invocation(event: Any, get_response: Callable[[Any], Any]) -> Any:
@@ -90,11 +138,13 @@ def observe_invocation(event: Any, get_response: Callable[[Any], Any]) -> Any:
             return get_response(event)
     except Exception:
         # Event handlers only: a route's errors become responses inside Chalice (see api/http.py).
-        logger.exception("invocation failed")
-        metrics.add_metric(name="InvocationErrors", unit=MetricUnit.Count, value=1)
+        with _never_raises("counting an invocation error"):
+            logger.exception("invocation failed")
+            metrics.add_metric(name="InvocationErrors", unit=MetricUnit.Count, value=1)
         raise
     finally:
-        _flush_metrics()
+        with _never_raises("flushing metrics"):
+            metrics.flush()
 
 
 def observe_request(request: Request, get_response: Callable[[Request], Response]) -> Response:
@@ -105,15 +155,16 @@ def observe_request(request: Request, get_response: Callable[[Request], Response
     request_id = (request.context or {}).get("requestId") or _keys().get("function_request_id")
     correlate(correlation_id=request_id, http_method=request.method, route=request.path)
     response = get_response(request)
-    status = response.status_code
-    keys = _keys()
-    metrics.add_dimension(name="operation", value=str(keys.get("operation") or request.path))
-    metrics.add_dimension(name="channel", value=str(keys.get("channel") or "none"))
-    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=int(status >= 500))
-    metrics.add_metric(name="Refusals", unit=MetricUnit.Count, value=int(400 <= status < 500))
-    correlate(status=status)
-    logger.info("request served", extra={"duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+    with _never_raises("recording the request"):
+        status = response.status_code
+        keys = _keys()
+        metrics.add_dimension(name="operation", value=str(keys.get("operation") or request.path))
+        metrics.add_dimension(name="channel", value=str(keys.get("channel") or "none"))
+        metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=int(status >= 500))
+        metrics.add_metric(name="Refusals", unit=MetricUnit.Count, value=int(400 <= status < 500))
+        correlate(status=status)
+        logger.info("request served", extra={"duration_ms": round((time.perf_counter() - started) * 1000, 1)})
     return response
 
 
@@ -134,12 +185,13 @@ def observe_stream(event: Any, get_response: Callable[[Any], Any]) -> Any:
                   first_sequence_number=records[0].get("dynamodb", {}).get("SequenceNumber"),
                   last_sequence_number=records[-1].get("dynamodb", {}).get("SequenceNumber"))
     result = get_response(event)
-    failures = len(result.get("batchItemFailures") or []) if isinstance(result, dict) else 0
-    metrics.add_metric(name="StreamRecordFailures", unit=MetricUnit.Count, value=failures)
-    if failures:
-        logger.warning("stream batch had failed records", extra={"failed_records": failures})
-    else:
-        logger.info("stream batch processed")
+    with _never_raises("recording the stream batch"):  # or the applied batch would be redelivered
+        failures = len(result.get("batchItemFailures") or []) if isinstance(result, dict) else 0
+        metrics.add_metric(name="StreamRecordFailures", unit=MetricUnit.Count, value=failures)
+        if failures:
+            logger.warning("stream batch had failed records", extra={"failed_records": failures})
+        else:
+            logger.info("stream batch processed")
     return result
 
 
@@ -167,7 +219,7 @@ def _begin(context: Any) -> None:
     _invocation.set({})
     logger.thread_safe_clear_keys()
     logger.refresh_sample_rate_calculation()
-    metrics.clear_metrics()
+    metrics.begin()
     correlate(cold_start=cold_start, function_name=getattr(context, "function_name", None),
               function_request_id=getattr(context, "aws_request_id", None))
 
@@ -183,14 +235,21 @@ def _subsegment(name: str) -> Iterator[None]:
         try:
             yield
         finally:
-            for key in _ANNOTATED:
-                value = _keys().get(key)
-                if value is not None:
-                    subsegment.put_annotation(key=key, value=value)
+            with _never_raises("annotating the trace"):
+                for key in _ANNOTATED:
+                    value = _keys().get(key)
+                    if value is not None:
+                        subsegment.put_annotation(key=key, value=value)
 
 
-def _flush_metrics() -> None:
-    # Flushing an empty set only warns; with metrics disabled Powertools keeps the set, so clear it.
-    if metrics.metric_set:
-        metrics.flush_metrics()
-    metrics.clear_metrics()
+@contextmanager
+def _never_raises(what: str) -> Iterator[None]:
+    """Observability after the handler ran: a failure is logged, never raised into the answer
+    (the transaction may have committed)."""
+    try:
+        yield
+    except Exception:  # noqa: BLE001 - logged with its traceback; the response stands
+        try:
+            logger.exception(f"observability failed while {what}; the response stands")
+        except Exception:  # noqa: BLE001, S110 - a broken log handler must not fail the request either
+            pass

@@ -10,6 +10,7 @@ import base64
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,13 +35,16 @@ class _ShardCursor:
     closed: bool = False
     failing_sequence: str | None = None
     failures: int = 0
+    checkpoint_event: str | None = None  # the eventID of the record at the checkpoint
+    checked_at: float = 0.0  # when an empty read was last confirmed by a fresh iterator
 
 
 class StreamPump:
     """Reads a DynamoDB stream and delivers Lambda-shaped batches to `deliver`, in shard order."""
 
     def __init__(self, streams_client: Any, stream_arn: str, deliver: Deliver, *,
-                 batch_size: int = 100, max_attempts: int = 3, parked_path: Path | str | None = None) -> None:
+                 batch_size: int = 100, max_attempts: int = 3, parked_path: Path | str | None = None,
+                 stale_check_seconds: float = 1.0) -> None:
         if batch_size < 1 or max_attempts < 1:
             raise ValueError("batch_size and max_attempts must be at least 1")
         self._client = streams_client
@@ -52,6 +56,9 @@ class StreamPump:
         self.parked: list[dict[str, Any]] = []
         self._region = streams_client.meta.region_name
         self._view_type = ""
+        self.stale_check_seconds = stale_check_seconds
+        # Times a held iterator had gone silent while records were waiting (see _read_or_recheck).
+        self.stale_iterators = 0
         self._shards: dict[str, _ShardCursor] = {}
         self._lock = threading.Lock()
 
@@ -71,7 +78,7 @@ class StreamPump:
                 shard_closed = False
                 for cursor in self._readable_shards():
                     while batches < max_batches:
-                        records, next_iterator = self._read(cursor)
+                        records, next_iterator = self._read_or_recheck(cursor)
                         if not records:
                             cursor.iterator = next_iterator
                             if next_iterator is None:
@@ -116,6 +123,57 @@ class StreamPump:
                      or cursor.parent_shard_id not in self._shards
                      or self._shards[cursor.parent_shard_id].closed)]
 
+    def _read_or_recheck(self, cursor: _ShardCursor) -> tuple[list[dict[str, Any]], str | None]:
+        """Read from the held iterator; when it has nothing, at most every `stale_check_seconds`
+        confirm that from the checkpoint with a fresh iterator.
+
+        Real DynamoDB never needs the check. An emulator can: moto as released swaps a table's
+        stream shard for a copy when it cancels a transaction, and an iterator taken before then
+        reads the old shard (the cancelled writes' records included) and then nothing, forever,
+        silently. local/moto_transactions.py fixes that at the source; this check catches any
+        emulator still doing it, logs it, counts it in `stale_iterators`, and reads on."""
+        fresh = cursor.iterator is None
+        records, next_iterator = self._read(cursor)
+        now = time.monotonic()
+        if records or fresh or now - cursor.checked_at < self.stale_check_seconds:
+            return records, next_iterator
+        cursor.checked_at = now
+        recheck = self._recheck(cursor)
+        if recheck is None or next_iterator is None:
+            return records, next_iterator
+        # Records after the checkpoint: stale only if the held iterator still does not see them
+        # (they may simply have been written since its empty read).
+        cursor.iterator = next_iterator
+        records, next_iterator = self._read(cursor)
+        if records:
+            return records, next_iterator
+        self.stale_iterators += 1
+        logger.warning("stream pump: the shard iterator of %s had gone stale (the stream changed under it "
+                       "after sequence number %s); reading on with a fresh iterator (%d time(s) so far)",
+                       cursor.shard_id, cursor.checkpoint, self.stale_iterators)
+        return recheck
+
+    def _recheck(self, cursor: _ShardCursor) -> tuple[list[dict[str, Any]], str | None] | None:
+        """The records a fresh iterator sees after the checkpoint, or None if there are none.
+
+        It starts AT the checkpoint to see that the record there is still the one delivered."""
+        kwargs: dict[str, Any] = {"StreamArn": self.stream_arn, "ShardId": cursor.shard_id}
+        if cursor.checkpoint is None:
+            kwargs["ShardIteratorType"] = "TRIM_HORIZON"
+        else:
+            kwargs.update(ShardIteratorType="AT_SEQUENCE_NUMBER", SequenceNumber=cursor.checkpoint)
+        try:
+            iterator = self._client.get_shard_iterator(**kwargs)["ShardIterator"]
+            page = self._client.get_records(ShardIterator=iterator, Limit=self.batch_size)
+        except ClientError:
+            return None  # trimmed or gone: nothing to compare with; the held iterator stays
+        records = page.get("Records", [])
+        if cursor.checkpoint is not None and records and records[0].get("eventID") == cursor.checkpoint_event:
+            records = records[1:]
+        if not records:
+            return None
+        return records, page.get("NextShardIterator")
+
     def _read(self, cursor: _ShardCursor) -> tuple[list[dict[str, Any]], str | None]:
         if cursor.iterator is None:
             cursor.iterator = self._shard_iterator(cursor)
@@ -151,6 +209,7 @@ class StreamPump:
 
         if failed_at is None:
             cursor.checkpoint = records[-1]["dynamodb"]["SequenceNumber"]
+            cursor.checkpoint_event = records[-1].get("eventID")
             cursor.iterator = next_iterator
             cursor.failing_sequence, cursor.failures = None, 0
             if next_iterator is None:
@@ -159,6 +218,7 @@ class StreamPump:
 
         if failed_at > 0:
             cursor.checkpoint = records[failed_at - 1]["dynamodb"]["SequenceNumber"]
+            cursor.checkpoint_event = records[failed_at - 1].get("eventID")
         cursor.iterator = None  # re-read from just after the checkpoint
         failed = event["Records"][failed_at]
         sequence = failed["dynamodb"]["SequenceNumber"]
@@ -167,7 +227,7 @@ class StreamPump:
         cursor.failures += 1
         if cursor.failures >= self.max_attempts:
             self._park(cursor, failed)
-            cursor.checkpoint = sequence
+            cursor.checkpoint, cursor.checkpoint_event = sequence, failed["eventID"]
             cursor.failing_sequence, cursor.failures = None, 0
         return failed_at
 

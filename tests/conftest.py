@@ -34,12 +34,14 @@ from app import app as chalice_app  # noqa: E402  (environment first)
 from chalicelib.settings import reset_settings  # noqa: E402
 from chalicelib.store.client import reset_clients  # noqa: E402
 from local.moto_threads import serialize_moto_requests  # noqa: E402
+from local.moto_transactions import patch_moto_transactions  # noqa: E402
 from local.pump import StreamPump  # noqa: E402
 from local.tables import create_tables  # noqa: E402
 from local.tokens import make_token  # noqa: E402
 
 
 serialize_moto_requests()
+patch_moto_transactions()  # moto as the local stack runs it: streams survive cancelled transactions
 
 
 @pytest.fixture

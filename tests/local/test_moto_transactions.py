@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib.settings import Settings
-from local.moto_transactions import cheap_transaction_backups
+from local.moto_transactions import patch_moto_transactions
 from local.pump import StreamPump
 
 
@@ -27,7 +27,7 @@ def _delivered_pks(streams: Any, arn: str) -> list[str]:
 
 def test_a_cancelled_transaction_still_leaves_no_stream_records(dynamodb, streams, settings: Settings,
                                                                  ledger_stream_arn):
-    cheap_transaction_backups()
+    patch_moto_transactions()
     table = settings.ledger_table
     dynamodb.transact_write_items(TransactItems=[_put("A", table), _put("B", table)])
     with pytest.raises(ClientError):
@@ -46,7 +46,7 @@ def test_a_cancelled_transaction_still_leaves_no_stream_records(dynamodb, stream
 
 
 def test_transactions_do_not_slow_down_as_the_stream_grows(dynamodb, settings: Settings, ledger_stream_arn):
-    cheap_transaction_backups()
+    patch_moto_transactions()
     table = settings.ledger_table
 
     def transaction_seconds() -> float:
