@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 # The local stack and the tests talk to moto only: fake credentials, one region, and
 # the account-id endpoint off (botocore >= 1.44.4 otherwise sends stream calls to a
-# host moto does not intercept; see shared AWS-NOTES).
+# host moto does not intercept).
 TEST_ENV := -u AWS_PROFILE -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_DYNAMODB -u AWS_ENDPOINT_URL_DYNAMODB_STREAMS \
 	AWS_ACCOUNT_ID_ENDPOINT_MODE=disabled AWS_DEFAULT_REGION=us-east-1 \
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing \
@@ -19,7 +19,7 @@ ROLE ?= customer
 STAGE ?= dev
 PACKAGE_REGION ?= $(or $(AWS_DEFAULT_REGION),us-east-1)
 
-.PHONY: .venv run test token requirements package clean reconcile expire-stars events
+.PHONY: .venv run test token demo docs requirements package clean reconcile expire-stars events
 
 .venv: $(STAMP)
 
@@ -57,6 +57,17 @@ token: $(STAMP)
 		$(if $(STORE),--store $(STORE)) $(if $(TERMINAL),--terminal $(TERMINAL)) \
 		$(if $(MEMBER),--member $(MEMBER)) $(if $(CHANNEL),--channel $(CHANNEL)) \
 		$(if $(AGENT),--agent $(AGENT)) $(if $(TTL),--ttl $(TTL))
+
+# make demo [PORT=8000 | OMNICARD_URL=http://…]: against a running `make run`, a day of members, cards and
+# mixed-channel transactions through the HTTP API, then ids and `export` lines with a token per role.
+# It starts nothing: the data and tokens are for the stack you keep using (see local/demo.py).
+demo: $(STAMP)
+	@$(BIN)/python -m local.demo
+
+# docs/api.md's generated parts (endpoints, schemas, error codes, rules) from the served OpenAPI document
+# and the code; a test fails when they are stale.
+docs: $(STAMP)
+	$(BIN)/python -m local.apidocs
 
 # chalice package reads only requirements.txt: regenerate it from [project].dependencies.
 requirements: $(STAMP)

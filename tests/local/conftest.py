@@ -16,7 +16,8 @@ REGION = "us-east-1"
 
 @pytest.fixture
 def mocked_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """moto, fake credentials, and the endpoint mode moto's streams need (see AWS-NOTES)."""
+    """moto, fake credentials, and the endpoint mode moto's streams need (botocore >= 1.44.4 otherwise
+    sends stream calls to an account-specific host that moto does not intercept)."""
     for name, value in {"AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled", "AWS_DEFAULT_REGION": REGION,
                         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(name, value)
