@@ -58,11 +58,11 @@ token: $(STAMP)
 		$(if $(MEMBER),--member $(MEMBER)) $(if $(CHANNEL),--channel $(CHANNEL)) \
 		$(if $(AGENT),--agent $(AGENT)) $(if $(TTL),--ttl $(TTL))
 
-# make demo [PORT=8000 | OMNICARD_URL=http://…]: against a running `make run`, a day of members, cards and
+# make demo [PORT=8000 | URL=http://…]: against a running `make run`, a day of members, cards and
 # mixed-channel transactions through the HTTP API, then ids and `export` lines with a token per role.
 # It starts nothing: the data and tokens are for the stack you keep using (see local/demo.py).
 demo: $(STAMP)
-	@$(BIN)/python -m local.demo
+	@$(BIN)/python -m local.demo $(if $(URL),--url $(URL))
 
 # docs/api.md's generated parts (endpoints, schemas, error codes, rules) from the served OpenAPI document
 # and the code; a test fails when they are stale.

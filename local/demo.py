@@ -8,7 +8,7 @@ waits until the stream views show the last writes and prints the ids, the card n
 ready-to-use tokens as `export` lines.
 
     make run                       # one terminal
-    make demo                      # another; PORT or OMNICARD_URL if not http://127.0.0.1:8000
+    make demo                      # another; the same PORT, or URL=http://… for another stack
     eval "$(make -s demo | grep '^export ')"   # the same, with the tokens in your shell
 
 It uses only the standard library (urllib), as any client could, and never starts a stack itself: the
@@ -277,7 +277,7 @@ def check_stack(api: Api) -> None:
     except DemoFailed as error:
         raise DemoFailed(f"no Omnicard stack answers at {api.base_url} ({error}).\n"
                          "Start one in another terminal with `make run` (PORT=<port> for another port), "
-                         "then run `make demo` again with the same PORT (or OMNICARD_URL).") from error
+                         "then run `make demo` again with the same PORT (or URL=http://… for another address).") from error
     if health != {"status": "ok"}:
         raise DemoFailed(f"{api.base_url}/v1/health answered {health!r}, not an Omnicard stack")
 
@@ -327,19 +327,21 @@ def report(api: Api, tokens: Tokens, day: Day, waited: float) -> str:
     lines += ["# then, for example:",
               '#   curl -s "$OMNICARD_URL/v1/members/$MEMBER_ID" -H "Authorization: Bearer $CUSTOMER_TOKEN"',
               '#   curl -s "$OMNICARD_URL/v1/cards?number=$CARD_NUMBER" -H "Authorization: Bearer $POS_TOKEN"',
-              '#   curl -s -X POST "$OMNICARD_URL/v1/adjustments/$ADJUSTMENT_ID/approve" -H "Idempotency-Key: $(uuidgen)" \\',
+              '#   curl -s -X POST "$OMNICARD_URL/v1/adjustments/$ADJUSTMENT_ID/approve" -H "Idempotency-Key: approve-1" \\',
               '#        -H "Authorization: Bearer $SUPERVISOR_TOKEN"']
     return "\n".join(lines)
 
 
 def default_url() -> str:
-    return os.environ.get("OMNICARD_URL") or f"http://127.0.0.1:{os.environ.get('PORT') or 8000}"
+    """`make run`'s address. Not $OMNICARD_URL: that is what the demo exports for curl, and a stale
+    one left in the shell must not send the next demo to another stack than PORT says."""
+    return f"http://127.0.0.1:{os.environ.get('PORT') or 8000}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="omnicard-demo", description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=default_url(),
-                        help="the running stack (default $OMNICARD_URL, else http://127.0.0.1:$PORT, PORT 8000)")
+                        help="the running stack (default http://127.0.0.1:$PORT, PORT 8000)")
     parser.add_argument("--run-id", default=None, help="suffix of emails and Idempotency-Keys (default: random)")
     parser.add_argument("--view-timeout", type=float, default=VIEW_TIMEOUT_SECONDS)
     args = parser.parse_args(argv)
@@ -350,6 +352,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         day = run_day(api, tokens)
         waited = wait_for_views(api, tokens, day, args.view_timeout)
         print(report(api, tokens, day, waited), flush=True)
+    except BrokenPipeError:  # `make demo | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     except DemoFailed as error:
         print(f"make demo: {error}", file=sys.stderr)
         if "401" in str(error):
