@@ -45,7 +45,11 @@ CURRENCY = "USD"
 
 
 class DemoFailed(Exception):
-    """The stack is unreachable or answered something the demo did not expect."""
+    """The stack is unreachable or answered something the demo did not expect (`status`, if it answered)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def money(minor: int) -> dict[str, Any]:
@@ -88,7 +92,7 @@ class Api:
         if status not in expect:
             problem = payload if isinstance(payload, dict) else {}
             raise DemoFailed(f"{method} {path} answered {status} {problem.get('code', '')}: "
-                             f"{problem.get('detail', payload)}")
+                             f"{problem.get('detail', payload)}", status)
         return payload
 
     def _send(self, request: urllib.request.Request, *, retry: bool) -> tuple[int, Any]:
@@ -357,9 +361,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except DemoFailed as error:
         print(f"make demo: {error}", file=sys.stderr)
-        if "401" in str(error):
-            print("make demo: the stack rejected the demo's token: run both with the same OMNICARD_JWT_SECRET",
-                  file=sys.stderr)
+        if error.status == 401:
+            print("make demo: the stack refused the demo's tokens: give `make run` and `make demo` the same "
+                  "OMNICARD_JWT_SECRET (or leave it unset in both)", file=sys.stderr)
         return 1
     return 0
 

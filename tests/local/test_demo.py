@@ -48,8 +48,13 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_demo_writes_a_mixed_channel_day_that_reconciles_and_prints_tokens_that_work(capsys):
+def test_demo_writes_a_mixed_channel_day_that_reconciles_and_prints_tokens_that_work(capsys, monkeypatch):
     with fresh_stack(start=None) as stack, served(stack, pump_every=0.05) as base_url:
+        with monkeypatch.context() as other_secret:  # tokens the stack cannot verify: refused, nothing written
+            other_secret.setenv("OMNICARD_JWT_SECRET", "not-the-stack-secret-0123456789abcdef")
+            assert demo.main(["--url", base_url, "--run-id", "t0"]) == 1
+        assert "same OMNICARD_JWT_SECRET" in capsys.readouterr().err
+
         assert demo.main(["--url", base_url, "--run-id", "t1"]) == 0
         output = capsys.readouterr().out
         env = exported(output)
