@@ -59,10 +59,12 @@ token: $(STAMP)
 		$(if $(AGENT),--agent $(AGENT)) $(if $(TTL),--ttl $(TTL))
 
 # make demo [PORT=8000 | URL=http://…]: against a running `make run`, a day of members, cards and
-# mixed-channel transactions through the HTTP API, then ids and `export` lines with a token per role.
-# It starts nothing: the data and tokens are for the stack you keep using (see local/demo.py).
+# mixed-channel transactions through the HTTP API, then ids and `export` lines with a token per role;
+# then `make reconcile` checks every invariant on that stack's tables. It starts nothing: the data and
+# tokens are for the stack you keep using (see local/demo.py).
 demo: $(STAMP)
 	@$(BIN)/python -m local.demo $(if $(URL),--url $(URL))
+	@$(MAKE) --no-print-directory reconcile
 
 # docs/api.md's generated parts (endpoints, schemas, error codes, rules) from the served OpenAPI document
 # and the code; a test fails when they are stale.
