@@ -246,9 +246,7 @@ def _success(operation: dict[str, Any]) -> str:
         if not status.startswith("2"):
             continue
         schema = response.get("content", {}).get("application/json", {}).get("schema")
-        body = _link(_schema_name(schema["$ref"])) if schema and "$ref" in schema else "JSON"
-        note = "" if response.get("description", "OK") == "OK" else f" ({response['description']})"
-        shown.append(f"`{status}` {body}{note}")
+        shown.append(f"`{status}` " + (_link(_schema_name(schema["$ref"])) if schema and "$ref" in schema else "JSON"))
     return ", ".join(shown)
 
 
