@@ -54,7 +54,7 @@ WHO: dict[str, str] = {
     "list_rewards": "any principal",
     "save_reward": "service",
     "retire_reward": "service",
-    "record_purchase": "pos, owner",
+    "record_purchase": "pos",
     "redeem_reward": "owner, pos",
     "refund_payment": "pos of the payment's store, agent, supervisor",
     "adjust_card": "agent, supervisor",
@@ -69,7 +69,8 @@ MISSING_WHO = "**not documented: add it to WHO in local/apidocs.py**"
 
 # What a client must know about an operation beyond its shape (rendered under its summary).
 NOTES: dict[str, str] = {
-    "enrol_member": "An email is unique, compared case-insensitively: a second member with it is 409 `already_exists`.",
+    "enrol_member": "An email is unique after NFKC normalisation and case folding: a second member with it is 409 "
+                    "`already_exists`; invisible or control characters are 422.",
     "find_members": "Strongly consistent (through the email's guard item): `{\"items\": [Member]}`, empty when none.",
     "get_member": "The wallet: the member, its tier, stars and soonest-expiring stars, and its cards, from the "
                   "stream-maintained view, with `as_of`.",
@@ -81,8 +82,10 @@ NOTES: dict[str, str] = {
                   "Without `member_id` the card is an unregistered gift card (no stars until registered).",
     "find_cards": "The card presented at a till or read out on the phone, strongly consistent: `{\"items\": [Card]}`.",
     "get_card": "The balance is strongly consistent: a till sees a reload made in the app a moment ago.",
-    "register_card": "Registering again to the same member is a 200 that changes nothing; to another member 409 "
-                     "`already_exists`. The card's earlier transactions join the member's activity.",
+    "register_card": "The full card number is the proof of possession (an id alone never suffices); an unknown "
+                     "number is 404. Registering again to the same member is a 200 that changes nothing; to another "
+                     "member 409 `already_exists`. The card's earlier transactions join the member's activity. "
+                     "(Replaces v1's `POST /v1/cards/{card_id}/register`.)",
     "reload_card": "5.00 to 500.00 a reload, and the balance never above 1,000.00 (422 `limit_exceeded`); X",
     "pay_with_card": "A till's `store_id`, if sent, must be its token's (403 otherwise); an owner's order-ahead payment "
                      "names the pickup store. Stars are earned in the same atomic step when the card is registered. "
@@ -101,17 +104,20 @@ NOTES: dict[str, str] = {
     "list_rewards": "The catalogue: the rules file's defaults as changed by the service role.",
     "save_reward": "Not in the public contract: the catalogue's management, added.",
     "retire_reward": "Not in the public contract: the catalogue's management, added. Answers the remaining catalogue.",
-    "record_purchase": "Stars for a purchase paid another way (`tender`: `cash`, `bank_card`, …) at the purchase rate; "
-                       "moves no money (`card_id` and `balance_after` are null).",
+    "record_purchase": "Stars at the purchase rate for a purchase paid some other way at the till; at most "
+                       "1,000.00 (422 `limit_exceeded`). Moves no money (`card_id` and `balance_after` are null). "
+                       "(v1 also let the owner record purchases; v1.1 does not.)",
     "redeem_reward": "Spends the oldest stars first; 409 `insufficient_stars` when they do not cover the reward.",
-    "refund_payment": "Only payments are refunded; without `amount`, what is left of the payment. Refunds never add up "
+    "refund_payment": "The `tx_id` exactly as issued (opaque; anything else is 404). Only payments are refunded; without `amount`, what is left of the payment. Refunds never add up "
                       "to more than the payment (409 `already_refunded`) nor take the balance above the cap (422 "
                       "`limit_exceeded`). Stars come back in proportion, never more than the member holds "
                       "(`stars_shortfall` records the rest).",
     "adjust_card": "A signed `amount` with a `reason_code`. Up to the approval threshold (50.00, absolute) it applies "
-                   "at once: 201 Transaction. Above it: 202 Adjustment `pending_approval`, for a supervisor with "
-                   "another `agent_id`. Never takes a balance below zero (409 `insufficient_funds`).",
-    "adjust_stars": "As the card adjustment, in stars (threshold 500, absolute); 409 `insufficient_stars` below zero.",
+                   "at once: 201 Transaction. Above it — or when it would take the sum of this agent's applied "
+                   "adjustments on this card that UTC day past 50.00 — 202 Adjustment `pending_approval`, for a "
+                   "supervisor with another `agent_id`. Never takes a balance below zero (409 `insufficient_funds`).",
+    "adjust_stars": "As the card adjustment, in stars (threshold 500, absolute, and 500 a day per agent and member); "
+                    "409 `insufficient_stars` below zero.",
     "approve_adjustment": "Applies the pending adjustment once, in one transaction with its decision; a second "
                           "decision is 409 `already_decided`. The requester cannot approve its own (403).",
     "reject_adjustment": "Answers the rejected adjustment; a second decision is 409 `already_decided`.",
