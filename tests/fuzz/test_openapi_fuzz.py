@@ -8,11 +8,13 @@ reaches past 404; afterwards every invariant of the ledger must still hold.
 CI runs a few examples per operation; `pytest --slow` many more."""
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
 import requests
 import schemathesis
+from chalice.cli.factory import CLIFactory
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import run_state_machine_as_test
@@ -20,10 +22,11 @@ from schemathesis.checks import (content_type_conformance, ignored_auth, negativ
                                  not_a_server_error, response_schema_conformance, status_code_conformance)
 
 from chalicelib.api import openapi
+from local.edges import create_local_server
 from tests.budget import examples, is_slow
-from tests.conftest import money, tokens
+from tests.conftest import ROOT, chalice_app, money, tokens
 from tests.reconciled import assert_reconciled
-from tests.stack import fresh_stack, served
+from tests.stack import fresh_stack
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance,
           negative_data_rejection, ignored_auth]
@@ -53,8 +56,17 @@ def live_stack():
                            {"amount": money(9_000), "reason_code": "goodwill"}).json["adjustment_id"]
         known = {"member_id": member, "card_id": card, "tx_id": payment, "adjustment_id": pending,
                  "reward_id": "rw_25"}
-        with served(stack) as base_url:
-            yield base_url, known
+        config = CLIFactory(str(ROOT), environ={}).create_config_obj(chalice_stage_name="local")
+        app_class = chalice_app.__class__
+        server = create_local_server(chalice_app, config, "127.0.0.1", 0)
+        thread = threading.Thread(target=server.server.serve_forever, name="fuzz-server", daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server.server_address[1]}", known
+        finally:
+            server.shutdown()
+            server.server.server_close()
+            chalice_app.__class__ = app_class  # create_local_server swaps the app's class
 
 
 # The document the server publishes (test_the_fuzzed_document_is_the_served_one checks it), loaded
