@@ -332,7 +332,7 @@ def report(api: Api, tokens: Tokens, day: Day, waited: float) -> str:
               '#   curl -s "$OMNICARD_URL/v1/members/$MEMBER_ID" -H "Authorization: Bearer $CUSTOMER_TOKEN"',
               '#   curl -s "$OMNICARD_URL/v1/cards?number=$CARD_NUMBER" -H "Authorization: Bearer $POS_TOKEN"',
               '#   curl -s -X POST "$OMNICARD_URL/v1/adjustments/$ADJUSTMENT_ID/approve" -H "Idempotency-Key: approve-1" \\',
-              '#        -H "Authorization: Bearer $SUPERVISOR_TOKEN"']
+              '#        -H "Authorization: Bearer $SUPERVISOR_TOKEN"', ""]
     return "\n".join(lines)
 
 
