@@ -284,11 +284,10 @@
   function loadMember(memberId, cardId) {
     return call("GET", "/v1/members/" + encodeURIComponent(memberId)).then(function (result) {
       showMember(result.body);
-      $("member-name").focus();
       var wanted = cardId || (view.card && view.cards.some(function (c) { return c.card_id === view.card.card_id; }) && view.card.card_id)
         || (view.cards[0] && view.cards[0].card_id);
       return Promise.all([loadActivity(true), wanted ? openCard(wanted) : hideCard()]);
-    });
+    }).then(function () { $("member-name").focus(); });
   }
 
   function hideCard() { view.card = null; $("card").hidden = true; }
