@@ -66,7 +66,9 @@
   }
   function signedMoney(money) { return money && money.amount > 0 ? "+" + formatMoney(money) : formatMoney(money); }
   function signedInt(n) { return n > 0 ? "+" + n : String(n); }
-  function when(iso) { return iso ? iso.replace("T", " ").replace(/\.\d+/, "").replace("Z", " UTC") : "—"; }
+  // Times in UTC, to the minute in tables (the full instant is in the cell's title).
+  function when(iso) { return iso ? iso.replace("T", " ").replace(/:\d\d(\.\d+)?Z$/, "") : "—"; }
+  function timeCell(iso) { var td = cell(when(iso)); td.className = "time"; if (iso) { td.title = iso; } return td; }
 
   // ---- Problems: every problem+json (and every local refusal) lands in the one alert ----
   function Problem(body) { this.body = body; }
@@ -307,9 +309,9 @@
     var expiring = clear($("member-expiring"));
     if (!wallet.stars_expiring.length) { expiring.textContent = "none"; }
     wallet.stars_expiring.forEach(function (lot) {
-      expiring.appendChild(el("div", {text: lot.stars + " stars expire " + when(lot.expires_at)}));
+      expiring.appendChild(el("div", {text: lot.stars + " stars expire " + when(lot.expires_at) + " UTC"}));
     });
-    $("as-of").textContent = wallet.as_of ? when(wallet.as_of) : "—";
+    $("as-of").textContent = wallet.as_of ? wallet.as_of.replace("T", " ").replace(/\.\d+/, "").replace("Z", " UTC") : "—";
     if (wallet.as_of) { $("as-of").setAttribute("datetime", wallet.as_of); }
     tick();
     renderCards();
@@ -355,13 +357,13 @@
       var numbers = {};
       view.cards.forEach(function (card) { numbers[card.card_id] = card.card_number; });
       result.body.items.forEach(function (tx) {
-        body.appendChild(el("tr", {}, cell(when(tx.created_at)), cell(describe(tx)),
+        body.appendChild(el("tr", {}, timeCell(tx.created_at), cell(describe(tx)),
                             cell(tx.card_id ? numbers[tx.card_id] || "another card" : null), cell(tx.amount ? signedMoney(tx.amount) : null),
                             cell(tx.stars ? signedInt(tx.stars) : null), cell(tx.channel), cell(tx.store_id)));
       });
       view.activityCursor = result.body.next_cursor;
       $("activity-more").hidden = !view.activityCursor;
-      $("activity-as-of").textContent = result.body.as_of ? when(result.body.as_of) : "—";
+      $("activity-as-of").textContent = result.body.as_of ? result.body.as_of.replace("T", " ").replace(/\.\d+/, "").replace("Z", " UTC") : "—";
     });
   }
 
@@ -415,11 +417,11 @@
       var action = el("td", {});
       if (tx.kind === "payment") {
         var refund = el("button", {type: "button", text: "Refund",
-                                   "aria-label": "Refund payment of " + formatMoney(tx.amount) + " at " + when(tx.created_at)});
+                                   "aria-label": "Refund payment of " + formatMoney(tx.amount) + " at " + when(tx.created_at) + " UTC"});
         refund.addEventListener("click", function () { openRefund(tx); });
         action.appendChild(refund);
       }
-      body.appendChild(el("tr", {}, cell(when(tx.created_at)), cell(describe(tx)), cell(signedMoney(tx.amount)),
+      body.appendChild(el("tr", {}, timeCell(tx.created_at), cell(describe(tx)), cell(signedMoney(tx.amount)),
                           cell(formatMoney(tx.balance_after)), cell(tx.channel), cell(tx.store_id), action));
     });
     view.txCursor = page.next_cursor;
@@ -620,7 +622,7 @@
     form.hidden = false;
     form.querySelector(".result").textContent = "";
     $("refund-what").textContent = "Payment of " + formatMoney({amount: -tx.amount.amount, currency: tx.amount.currency}) +
-      " on " + when(tx.created_at) + (tx.store_id ? " at store " + tx.store_id : "") + ".";
+      " on " + when(tx.created_at) + " UTC" + (tx.store_id ? " at store " + tx.store_id : "") + ".";
     $("refund-amount").focus();
   }
 
@@ -644,7 +646,7 @@
     var note = el("input", {id: noteId, maxlength: "500", autocomplete: "off"});
     var outcome = el("span", {class: "result", role: "status"});
     var decision = el("td", {class: "decision"}, el("label", {for: noteId, text: "Rejection note"}), note, approve, reject, outcome);
-    var row = el("tr", {"data-adjustment": id}, cell(when(adjustment.requested_at)), cell(adjustment.agent_id),
+    var row = el("tr", {"data-adjustment": id}, timeCell(adjustment.requested_at), cell(adjustment.agent_id),
                  cell(adjustment.card_id ? "card " + adjustment.card_id : "member " + adjustment.member_id),
                  cell(adjustment.amount ? signedMoney(adjustment.amount) : signedInt(adjustment.stars) + " stars"),
                  cell(REASONS[adjustment.reason_code] || adjustment.reason_code), cell(adjustment.note), decision);
@@ -674,7 +676,7 @@
       $("audit").hidden = false;
       var body = clear($("audit-table").querySelector("tbody"));
       result.body.items.forEach(function (record) {
-        body.appendChild(el("tr", {}, cell(when(record.at)), cell(record.agent_id || record.actor), cell(record.role),
+        body.appendChild(el("tr", {}, timeCell(record.at), cell(record.agent_id || record.actor), cell(record.role),
                             cell(record.action.replace(/[._]/g, " ")), cell(change(record.before, record.after)),
                             cell([record.reason_code && (REASONS[record.reason_code] || record.reason_code), record.note]
                                    .filter(Boolean).join(": ") || null)));
