@@ -215,9 +215,10 @@ _CONSOLE_ENV = {
 @lru_cache(maxsize=1)
 def console_settings() -> ConsoleSettings:
     """The console's sign-in settings from the environment, parsed once (the token field defaults
-    to on only for HS256 stages)."""
+    to on only for HS256 stages). app.py calls this at import so a half-configured stage stops
+    start-up with a message naming the settings."""
     values: dict[str, object] = {field: os.environ[var] for field, var in _CONSOLE_ENV.items() if os.environ.get(var)}
-    values.setdefault("token_sign_in", get_settings().auth_mode == "hs256")
+    values.setdefault("token_sign_in", os.environ.get("OMNICARD_AUTH_MODE", "hs256") == "hs256")
     try:
         return ConsoleSettings.model_validate(values)
     except ValidationError as exc:

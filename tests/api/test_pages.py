@@ -67,3 +67,16 @@ def test_an_unknown_file_is_a_problem_not_a_file(api):
     assert response.headers["Content-Type"] == "application/problem+json"
     assert json.loads(response.body)["code"] == "not_found"
     assert api.client.http.get("/v1/docs/html.py").status_code == 404
+
+
+def test_half_configured_oauth_stops_start_up_naming_the_settings(monkeypatch):
+    from chalicelib.settings import SettingsError, console_settings
+
+    monkeypatch.setenv("OMNICARD_OAUTH_CLIENT_ID", "console")
+    reset_settings()
+    try:
+        with pytest.raises(SettingsError, match="OMNICARD_OAUTH_AUTHORIZE_URL"):
+            console_settings()
+    finally:
+        monkeypatch.undo()
+        reset_settings()
