@@ -213,9 +213,10 @@ class FakeIdentityProvider:
 
 
 # ---------------------------------------------------------------------------------------------
-# The stack and the browser
+# The stack and the browser, per test module: the stack's moto must stop before other modules'
+# tests start their own (a moto mock still running would leak its tables and bus into theirs).
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def world() -> Iterator[World]:
     if not chromium_available():
         pytest.skip(ENABLE.format(path=CHROMIUM))
@@ -264,7 +265,7 @@ def world() -> Iterator[World]:
             reset_settings()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(world: World) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
