@@ -36,6 +36,9 @@
     return node;
   }
   function cell(text) { return el("td", {text: text === null || text === undefined ? "—" : String(text)}); }
+  function numberCell(text) { var td = cell(text); td.className = "number"; return td; }
+  // Tables show a masked number by its last four digits; headings show the mask as the API gives it.
+  function short(number) { return number ? "••••\u00a0" + number.slice(-4) : "another card"; }
   function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } return node; }
 
   // ---- Money: integer minor units in and out, by string handling, never through a float ----
@@ -68,7 +71,11 @@
   function signedInt(n) { return n > 0 ? "+" + n : String(n); }
   // Times in UTC, to the minute in tables (the full instant is in the cell's title).
   function when(iso) { return iso ? iso.replace("T", " ").replace(/:\d\d(\.\d+)?Z$/, "") : "—"; }
-  function timeCell(iso) { var td = cell(when(iso)); td.className = "time"; if (iso) { td.title = iso; } return td; }
+  function timeCell(iso) {
+    if (!iso) { return cell(null); }
+    var parts = when(iso).split(" ");  // wraps between the date and the time, never inside either
+    return el("td", {class: "time", title: iso}, el("span", {text: parts[0]}), " ", el("span", {text: parts[1]}));
+  }
 
   // ---- Problems: every problem+json (and every local refusal) lands in the one alert ----
   function Problem(body) { this.body = body; }
@@ -339,7 +346,7 @@
       var open = el("button", {type: "button", "aria-label": "Open card " + card.card_number, text: "Open"});
       open.addEventListener("click", function () { clearAlert(); openCard(card.card_id).catch(report); });
       var row = el("tr", view.card && view.card.card_id === card.card_id ? {"aria-current": "true"} : {},
-                   cell(card.card_number), cell(card.status), cell(formatMoney(card.balance)),
+                   cell(card.card_number), cell(card.status), numberCell(formatMoney(card.balance)),
                    el("td", {class: "holds", text: formatMoney(card.held)}),
                    el("td", {class: "holds", text: formatMoney(card.available)}), el("td", {}, open));
       body.appendChild(row);
@@ -358,7 +365,7 @@
       view.cards.forEach(function (card) { numbers[card.card_id] = card.card_number; });
       result.body.items.forEach(function (tx) {
         body.appendChild(el("tr", {}, timeCell(tx.created_at), cell(describe(tx)),
-                            cell(tx.card_id ? numbers[tx.card_id] || "another card" : null), cell(tx.amount ? signedMoney(tx.amount) : null),
+                            cell(tx.card_id ? short(numbers[tx.card_id]) : null), numberCell(tx.amount ? signedMoney(tx.amount) : null),
                             cell(tx.stars ? signedInt(tx.stars) : null), cell(tx.channel), cell(tx.store_id)));
       });
       view.activityCursor = result.body.next_cursor;
@@ -421,8 +428,8 @@
         refund.addEventListener("click", function () { openRefund(tx); });
         action.appendChild(refund);
       }
-      body.appendChild(el("tr", {}, timeCell(tx.created_at), cell(describe(tx)), cell(signedMoney(tx.amount)),
-                          cell(formatMoney(tx.balance_after)), cell(tx.channel), cell(tx.store_id), action));
+      body.appendChild(el("tr", {}, timeCell(tx.created_at), cell(describe(tx)), numberCell(signedMoney(tx.amount)),
+                          numberCell(formatMoney(tx.balance_after)), cell(tx.channel), cell(tx.store_id), action));
     });
     view.txCursor = page.next_cursor;
     $("tx-more").hidden = !view.txCursor;
@@ -648,7 +655,7 @@
     var decision = el("td", {class: "decision"}, el("label", {for: noteId, text: "Rejection note"}), note, approve, reject, outcome);
     var row = el("tr", {"data-adjustment": id}, timeCell(adjustment.requested_at), cell(adjustment.agent_id),
                  cell(adjustment.card_id ? "card " + adjustment.card_id : "member " + adjustment.member_id),
-                 cell(adjustment.amount ? signedMoney(adjustment.amount) : signedInt(adjustment.stars) + " stars"),
+                 numberCell(adjustment.amount ? signedMoney(adjustment.amount) : signedInt(adjustment.stars) + " stars"),
                  cell(REASONS[adjustment.reason_code] || adjustment.reason_code), cell(adjustment.note), decision);
     function decide(verb) {
       var body = {};

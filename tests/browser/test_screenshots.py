@@ -47,7 +47,7 @@ def test_main_screens(console_tab, world, browser):
     _shot(supervisor.page, "console-approvals")
     supervisor.page.get_by_role("row").filter(has_text="double charge").get_by_role("button", name="Approve").click()
     expect(supervisor.page.get_by_text("Approved: new balance 93.60 USD.")).to_be_visible()
-    supervisor.find(member["email"])
+    supervisor.find(member["cards"][0]["card_number"])
     supervisor.page.get_by_role("button", name="Audit").click()
     expect(supervisor.page.locator("#audit-table")).to_contain_text("S-2")
     _shot(supervisor.page, "console-audit")
