@@ -708,6 +708,7 @@
   }
 
   // ---- Start ----
+  window.omnicardConsole = {parseMinor: parseMinor, formatMoney: formatMoney};  // for the browser tests
   wire();
   window.setInterval(tick, 1000);
   var params = new URLSearchParams(window.location.search);

@@ -35,10 +35,24 @@ def test_agent_finds_a_member_by_email_and_by_card_number(console_tab, world):
     expect(page.locator("#activity-table")).to_contain_text("reload")
     expect(page.locator("#activity-table")).to_contain_text("phone")
 
+    expect(page.locator("#card-held")).to_be_hidden()  # no holds in the API's cards yet: no columns for them
+
+    # Cards as v1.1 shows them once holds exist (held, available): the console shows both.
+    def with_a_hold(route):
+        response = route.fetch()
+        card = response.json()
+        card |= {"held": {"amount": 100, "currency": "USD"},
+                 "available": {"amount": card["balance"]["amount"] - 100, "currency": "USD"}}
+        route.fulfill(response=response, json=card)
+
+    page.route(re.compile(r"/v1/cards/[^/?]+$"), with_a_hold)
     second = member["cards"][1]
     console.find(second["card_number"])  # the 201 of POST /v1/cards shows the full number
-    expect(page.get_by_role("heading", name=f"Card {second['card_number'][:0]}************{second['card_number'][-4:]}")).to_be_visible()
+    expect(page.get_by_role("heading", name=f"Card ************{second['card_number'][-4:]}")).to_be_visible()
     expect(page.locator("#card-balance")).to_have_text("5.00 USD")
+    expect(page.locator("#card-held")).to_have_text("1.00 USD")
+    expect(page.locator("#card-available")).to_have_text("4.00 USD")
+    expect(page.locator("#cards-table th", has_text="Available")).to_be_visible()
     expect(page.get_by_role("heading", name="Ada Lovelace")).to_be_visible()
 
 
@@ -244,6 +258,30 @@ def test_sign_in_with_the_identity_provider_uses_pkce(console_tab, world):
     exchange = world.idp.exchanges[-1]
     assert exchange["grant_type"] == "authorization_code" and len(exchange["code_verifier"]) >= 43
     expect(console.page.get_by_role("button", name="Approvals")).to_be_visible()
+
+
+# What staff type → minor units (None: refused before any request). Expected values are computed
+# here with Decimal, independently of the page's string arithmetic.
+AMOUNTS = ["5.10", "-3", "+3", "0.01", "-0.01", ".5", "5.", " 12.30 ", "999999999.99", "007", "0",
+           "abc", "5.101", "1e3", "1,000", "--1", "+-1", ".", "", "-", "5 10", "1.2.3", "0x10", "Infinity", "1000000000"]
+
+
+def _expected_minor(text: str):
+    from decimal import Decimal
+
+    stripped = text.strip()
+    if not re.fullmatch(r"[+-]?(\d{1,9}(\.\d{0,2})?|\.\d{1,2})", stripped):
+        return None
+    return int(Decimal(stripped) * 100)
+
+
+def test_amounts_become_exact_minor_units_and_money_reads_back_exactly(console_tab):
+    page = console_tab().page
+    parsed = page.evaluate("texts => texts.map(t => window.omnicardConsole.parseMinor(t, 'USD'))", AMOUNTS)
+    assert dict(zip(AMOUNTS, parsed)) == {text: _expected_minor(text) for text in AMOUNTS}
+    shown = page.evaluate("""amounts => amounts.map(a => window.omnicardConsole.formatMoney({amount: a, currency: 'USD'}))""",
+                          [0, 1, -1, 510, -300, 100000, 99999999999])
+    assert shown == ["0.00 USD", "0.01 USD", "-0.01 USD", "5.10 USD", "-3.00 USD", "1,000.00 USD", "999,999,999.99 USD"]
 
 
 def test_fields_are_labelled_reasons_are_the_contracts_and_sign_out_forgets_the_token(console_tab):
