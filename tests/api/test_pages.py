@@ -80,3 +80,11 @@ def test_half_configured_oauth_stops_start_up_naming_the_settings(monkeypatch):
     finally:
         monkeypatch.undo()
         reset_settings()
+
+
+@pytest.mark.parametrize("path", ["/console", "/v1/docs", "/console/console.js"])
+def test_a_page_answers_other_methods_with_405_problem_json(api, path):
+    response = api.request("POST", path, body={})
+    assert response.status_code == 405
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.headers["Allow"] == "GET, OPTIONS"

@@ -221,12 +221,12 @@ def world() -> Iterator[World]:
     if not chromium_available():
         pytest.skip(ENABLE.format(path=CHROMIUM))
     import boto3
-    from chalice.local import create_local_server
     from moto import mock_aws
 
     from chalicelib.settings import get_settings, reset_settings
     from chalicelib.store.client import reset_clients
     from local import server as local_server
+    from local.edges import create_local_server  # make run's: chalice.local with the contract's edge answers
     from local.tables import create_tables
 
     idp = FakeIdentityProvider({"role": "supervisor", "agent_id": "S-IDP"})
