@@ -1,7 +1,7 @@
-"""The browser suite's world: the local stack served over a real socket (chalice's local server on
-127.0.0.1 and an ephemeral port, in-process moto, the stream pump delivering to the stream handler,
-as `make run` does), a stand-in identity provider for the PKCE sign-in, and headless Chromium driven
-by playwright. Data is seeded through the public API.
+"""The browser suite's world: `make run`'s stack (local.server.running_stack: in-process moto, the
+tables, the stream pump, the API on 127.0.0.1 and a free port) over a real socket, a stand-in
+identity provider for the PKCE sign-in, and headless Chromium driven by playwright. Data is seeded
+through the public API.
 
 Debian's chromium is used (`playwright install` cannot download browsers here). Without it every
 test here is skipped and the run ends with one line saying how to enable them."""
@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from tests.conftest import ROOT, TEST_SECRET
+from tests.local.http import Http as LocalHttp
 
 CHROMIUM = os.environ.get("OMNICARD_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -63,27 +64,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 # ---------------------------------------------------------------------------------------------
 # HTTP seeding through the public API
 
-class Http:
-    """A JSON client over the real socket, without proxies."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-    def call(self, method: str, path: str, token: str, body: Any = None, key: str | None = None) -> tuple[int, Any]:
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        if method == "POST":
-            headers["Idempotency-Key"] = key or uuid.uuid4().hex
-        data = json.dumps(body if body is not None else {}).encode() if method in ("POST", "PUT") else None
-        request = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
-        try:
-            with self.opener.open(request, timeout=10) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"null")
+class Http(LocalHttp):
+    """tests/local's JSON client, plus what these tests need: a call that must succeed, and raw pages."""
 
     def ok(self, method: str, path: str, token: str, body: Any = None) -> Any:
-        status, payload = self.call(method, path, token, body)
+        status, payload = self.call(method, path, token, body if body is not None or method != "POST" else {})
         assert status < 300, (method, path, status, payload)
         return payload
 
@@ -220,49 +205,23 @@ class FakeIdentityProvider:
 def world() -> Iterator[World]:
     if not chromium_available():
         pytest.skip(ENABLE.format(path=CHROMIUM))
-    import boto3
-    from moto import mock_aws
-
-    from chalicelib.settings import get_settings, reset_settings
+    from chalicelib.settings import reset_settings
     from chalicelib.store.client import reset_clients
-    from local import server as local_server
-    from local.edges import create_local_server  # make run's: chalice.local with the contract's edge answers
-    from local.tables import create_tables
+    from local.server import running_stack
 
     idp = FakeIdentityProvider({"role": "supervisor", "agent_id": "S-IDP"})
     console_env = {"OMNICARD_OAUTH_CLIENT_ID": idp.CLIENT_ID, "OMNICARD_OAUTH_AUTHORIZE_URL": idp.url + "/authorize",
                    "OMNICARD_OAUTH_TOKEN_URL": idp.url + "/token", "OMNICARD_OAUTH_SCOPE": "openid omnicard"}
     os.environ.update(console_env)
-    config = local_server._load_chalice_config()
-    app = config.chalice_app
-    app_class = app.__class__
-    stop = threading.Event()
-    pump = httpd = None
-    with mock_aws():
-        reset_settings()
+    try:
+        with running_stack(0) as stack:  # what `make run` runs: moto, tables, pump, the local edge, a free port
+            yield World(base=stack.url, http=Http(stack.url), idp=idp)
+    finally:
+        idp.close()
+        for name in console_env:
+            os.environ.pop(name, None)
         reset_clients()
-        try:
-            settings = get_settings()
-            streams = create_tables(boto3.client("dynamodb"), settings)
-            boto3.client("events").create_event_bus(Name=settings.event_bus)
-            pump = local_server._start_pump(app, streams["LedgerTable"], stop)
-            httpd = create_local_server(app, config, "127.0.0.1", 0)
-            threading.Thread(target=httpd.server.serve_forever, name="browser-stack", daemon=True).start()
-            base = f"http://127.0.0.1:{httpd.server.server_address[1]}"
-            yield World(base=base, http=Http(base), idp=idp)
-        finally:
-            if httpd is not None:
-                httpd.shutdown()
-                httpd.server.server_close()
-            app.__class__ = app_class  # create_local_server swaps the app's class
-            stop.set()
-            if pump is not None:
-                pump.join(timeout=10)
-            idp.close()
-            for name in console_env:
-                os.environ.pop(name, None)
-            reset_clients()
-            reset_settings()
+        reset_settings()
 
 
 @pytest.fixture(scope="module")
