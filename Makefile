@@ -19,7 +19,7 @@ ROLE ?= customer
 STAGE ?= dev
 PACKAGE_REGION ?= $(or $(AWS_DEFAULT_REGION),us-east-1)
 
-.PHONY: .venv run test token demo docs requirements package clean reconcile expire-stars events
+.PHONY: .venv run test screenshots token demo docs requirements package clean reconcile expire-stars events
 
 .venv: $(STAMP)
 
@@ -50,6 +50,11 @@ events: $(STAMP)
 
 test: $(STAMP)
 	env $(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The README's console and docs-page pictures (docs/screenshots/), taken by the browser suite in
+# headless Chromium at 1280x800. Needs chromium (`apt-get install -y --no-install-recommends chromium`).
+screenshots: $(STAMP)
+	env $(TEST_ENV) OMNICARD_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser/test_screenshots.py
 
 # make token ROLE=pos STORE=S1 [TERMINAL=T1] [MEMBER=M1] [CHANNEL=app] [AGENT=A1] [TTL=3600]
 token: $(STAMP)

@@ -172,3 +172,54 @@ def reset_settings() -> None:
     """Forget parsed settings (tests change the environment)."""
     get_settings.cache_clear()
     configured_rules.cache_clear()
+    console_settings.cache_clear()
+
+
+class ConsoleSettings(BaseModel):
+    """How the call-center console (/console) signs staff in on this stage (README, Console).
+
+    OAuth 2 authorization code + PKCE (a public client: no secret ever reaches the browser) is on
+    when `oauth_client_id`, `oauth_authorize_url` and `oauth_token_url` are all set. The pasted-token
+    field is on where `token_sign_in` says, by default only where tokens are local HS256 ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token_sign_in: bool
+    oauth_client_id: str | None = None
+    oauth_authorize_url: str | None = Field(None, pattern=r"^https://|^http://(localhost|127\.0\.0\.1)[:/]")
+    oauth_token_url: str | None = Field(None, pattern=r"^https://|^http://(localhost|127\.0\.0\.1)[:/]")
+    oauth_scope: str = "openid"
+
+    @model_validator(mode="after")
+    def _complete(self) -> "ConsoleSettings":
+        given = [self.oauth_client_id, self.oauth_authorize_url, self.oauth_token_url]
+        if any(given) and not all(given):
+            raise ValueError("OMNICARD_OAUTH_CLIENT_ID, OMNICARD_OAUTH_AUTHORIZE_URL and OMNICARD_OAUTH_TOKEN_URL "
+                             "are set together or not at all")
+        return self
+
+    @property
+    def oauth(self) -> bool:
+        return self.oauth_client_id is not None
+
+
+_CONSOLE_ENV = {
+    "token_sign_in": "OMNICARD_CONSOLE_TOKEN_SIGN_IN",
+    "oauth_client_id": "OMNICARD_OAUTH_CLIENT_ID",
+    "oauth_authorize_url": "OMNICARD_OAUTH_AUTHORIZE_URL",
+    "oauth_token_url": "OMNICARD_OAUTH_TOKEN_URL",
+    "oauth_scope": "OMNICARD_OAUTH_SCOPE",
+}
+
+
+@lru_cache(maxsize=1)
+def console_settings() -> ConsoleSettings:
+    """The console's sign-in settings from the environment, parsed once (the token field defaults
+    to on only for HS256 stages). app.py calls this at import so a half-configured stage stops
+    start-up with a message naming the settings."""
+    values: dict[str, object] = {field: os.environ[var] for field, var in _CONSOLE_ENV.items() if os.environ.get(var)}
+    values.setdefault("token_sign_in", os.environ.get("OMNICARD_AUTH_MODE", "hs256") == "hs256")
+    try:
+        return ConsoleSettings.model_validate(values)
+    except ValidationError as exc:
+        raise SettingsError(str(exc)) from exc

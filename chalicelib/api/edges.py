@@ -18,6 +18,7 @@ from chalice import Chalice, Response
 from chalice.app import Request, RouteEntry
 
 from chalicelib.api.http import REGISTRY
+from chalicelib.api.pages import PAGES
 from chalicelib.api.problems import UNSERVED_METHOD, problem_response
 from chalicelib.settings import get_settings
 
@@ -30,8 +31,9 @@ PREFLIGHT_MAX_AGE_SECONDS = "600"
 
 
 def served_methods(path: str) -> list[str]:
-    """The methods `path` (a route template such as /v1/cards/{card_id}) serves, in route order."""
-    return [spec.method for spec in REGISTRY if spec.path == path]
+    """The methods `path` (a route template such as /v1/cards/{card_id}) serves, in route order:
+    an API operation's, or a page's (the console and the docs, chalicelib/api/pages.py)."""
+    return [spec.method for spec in REGISTRY if spec.path == path] or sorted(m for p, m in PAGES if p == path)
 
 
 def allow_header(path: str) -> str:
@@ -41,7 +43,7 @@ def allow_header(path: str) -> str:
 def register(app: Chalice) -> None:
     """Give every registered path its OPTIONS (preflight) and a 405 for each method it does not serve.
     Call after every blueprint is registered."""
-    for path in sorted({spec.path for spec in REGISTRY}):
+    for path in sorted({spec.path for spec in REGISTRY} | {path for path, _ in PAGES}):
         unserved = [method for method in ROUTABLE if method not in served_methods(path)]
         app.route(path, methods=[*unserved, "OPTIONS"], content_types=["*/*"])(_edge_view(app, path))
 

@@ -64,8 +64,16 @@ def _query_value(schema: dict[str, Any]) -> dict[str, Any]:
     return {**options[0], **rest}
 
 
+def _tag(path: str) -> str:
+    """The resource an operation belongs to, for grouping in the docs page: /v1/cards/... is "cards";
+    the API's own routes (health, this document) are "meta"."""
+    resource = path.split("/")[2]
+    return "meta" if resource in ("health", "openapi.json") else resource
+
+
 def _operation(spec: EndpointSpec, refs: dict[Any, Any]) -> dict[str, Any]:
-    operation: dict[str, Any] = {"operationId": spec.name, "summary": spec.summary, "parameters": []}
+    operation: dict[str, Any] = {"operationId": spec.name, "summary": spec.summary, "tags": [_tag(spec.path)],
+                                 "parameters": []}
     for name in re.findall(r"{(\w+)}", spec.path):
         operation["parameters"].append({"name": name, "in": "path", "required": True, "schema": {"type": "string"}})
     if spec.query:

@@ -107,3 +107,51 @@ def test_the_zip_ships_the_app_and_nothing_from_the_local_stack_or_tests(task_ro
     assert {"app.py", "chalicelib", "chalice"} <= top_level
     assert not top_level & {"local", "tests", "bench", "infra", "moto", "pytest", "_pytest", "hypothesis", "cfnlint"}
     assert (task_root / "chalicelib" / "observability.py").exists()
+
+
+# API Gateway events for the pages, answered by the unzipped handler: the console's files and
+# Swagger UI's (from the zipped Powertools) must both be in the zip.
+_SERVE_PAGES = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import app
+
+class Context:
+    function_name = "omnicard-dev-APIHandler"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:omnicard-dev-APIHandler"
+    aws_request_id = "lambda-request-1"
+    def get_remaining_time_in_millis(self):
+        return 30000
+
+def get(resource, path, params=None):
+    event = {"resource": resource, "path": path, "httpMethod": "GET", "headers": {}, "multiValueHeaders": {},
+             "queryStringParameters": None, "multiValueQueryStringParameters": None, "pathParameters": params,
+             "stageVariables": None, "body": None, "isBase64Encoded": False,
+             "requestContext": {"resourcePath": resource, "httpMethod": "GET", "requestId": "r", "path": "/api" + path,
+                                "stage": "api"}}
+    response = app.app(event, Context())
+    return {"status": response["statusCode"], "type": response["headers"].get("Content-Type"), "size": len(response["body"])}
+
+print(json.dumps([get("/console", "/console"), get("/console/{asset}", "/console/console.js", {"asset": "console.js"}),
+                  get("/v1/docs", "/v1/docs"), get("/v1/docs/{asset}", "/v1/docs/swagger-ui.js", {"asset": "swagger-ui.js"})]))
+"""
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the zip holds x86_64 Linux wheels (Architectures: x86_64)")
+def test_the_zip_serves_the_console_and_the_docs_page_from_its_own_files(task_root: Path, tmp_path: Path):
+    assert {path.name for path in (task_root / "chalicelib" / "web").iterdir()} >= {
+        "console.html", "console.js", "console.css", "docs.html", "docs.js", "docs.css"}
+    environment = tmp_path / "venv"
+    venv.create(environment, with_pip=False)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AWS_DEFAULT_REGION": "us-east-1",
+           "OMNICARD_JWT_SECRET": "zip-check-secret-0123456789abcdef0123456789", "POWERTOOLS_TRACE_DISABLED": "true"}
+
+    completed = subprocess.run([str(environment / "bin" / "python"), "-I", "-c", _SERVE_PAGES, str(task_root)],
+                               env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    assert completed.returncode == 0, completed.stderr
+    pages = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert [(page["status"], page["type"].split(";")[0]) for page in pages] == [
+        (200, "text/html"), (200, "text/javascript"), (200, "text/html"), (200, "text/javascript")]
+    assert pages[3]["size"] > 1_000_000  # Swagger UI's bundle, not an error page
