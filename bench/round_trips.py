@@ -95,9 +95,12 @@ def measure() -> dict[str, dict]:
             measured("redemption", lambda: post(f"/v1/members/{member['member_id']}/redemptions", pos, {"reward_id": "rw_25"}))
             measured("refund (partial, with stars)", lambda: post(f"/v1/transactions/{payment['tx_id']}/refunds", agent, {"amount": {"amount": 1000, "currency": "USD"}}))
             measured("transfer", lambda: post(f"/v1/cards/{card['card_id']}/transfers", agent, {"to_card_id": other["card_id"]}))
-            measured("balance read (GET card)", lambda: get(f"/v1/cards/{card['card_id']}", agent))
+            # Reads as a till: a staff member's read also files its audit record (one write, by design).
+            measured("balance read (GET card)", lambda: get(f"/v1/cards/{card['card_id']}", pos))
+            measured("card by number", lambda: get(f"/v1/cards?number={card['card_number']}", pos))
+            measured("transactions page", lambda: get(f"/v1/cards/{card['card_id']}/transactions", pos))
+            measured("balance read, as staff (audited)", lambda: get(f"/v1/cards/{card['card_id']}", agent))
             measured("wallet read (GET member)", lambda: get(f"/v1/members/{member['member_id']}", agent))
-            measured("transactions page", lambda: get(f"/v1/cards/{card['card_id']}/transactions", agent))
     return results
 
 

@@ -1,0 +1,68 @@
+"""DynamoDB round trips per operation, counted at the botocore layer of the app's own client:
+a value move is one read of everything its plan needs and one TransactWriteItems; a read is one
+call. (Staff reads also file an audit record, a write by design: reads here go through a till.)"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Callable
+
+import pytest
+
+from chalicelib.store.client import dynamodb
+from tests.conftest import money, tokens
+
+VALUE_MOVE, READ = 2, 1
+
+
+@pytest.fixture
+def calls(aws):
+    """Counts every DynamoDB API call the app makes (botocore's own retries are not new calls)."""
+    counted: Counter[str] = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        counted[model.name] += 1
+
+    client = dynamodb()
+    client.meta.events.register("provide-client-params.dynamodb", count)
+    yield counted
+    client.meta.events.unregister("provide-client-params.dynamodb", count)
+
+
+@pytest.fixture
+def world(api):
+    member = api.enrol()["member_id"]
+    card = api.issue(member)
+    other = api.issue(member)["card_id"]
+    api.reload(card["card_id"], 40_000)
+    paid = api.pay(card["card_id"], 3_000, tokens.pos("S1")).json
+    return {"member": member, "card": card["card_id"], "number": card["card_number"], "other": other,
+            "payment": paid["tx_id"]}
+
+
+def _operations(api, w) -> dict[str, tuple[int, Callable[[], Any]]]:
+    owner = tokens.customer(w["member"])
+    return {
+        "reload": (VALUE_MOVE, lambda: api.reload(w["card"], 1_000, tokens.pos())),
+        "payment with stars": (VALUE_MOVE, lambda: api.pay(w["card"], 500, tokens.pos("S1"))),
+        "transfer": (VALUE_MOVE, lambda: api.post(f"/v1/cards/{w['card']}/transfers", owner,
+                                                  {"to_card_id": w["other"], "amount": money(700)})),
+        "redemption": (VALUE_MOVE, lambda: api.post(f"/v1/members/{w['member']}/redemptions", tokens.pos(),
+                                                    {"reward_id": "rw_25"})),
+        "refund": (VALUE_MOVE, lambda: api.post(f"/v1/transactions/{w['payment']}/refunds", tokens.pos("S1"),
+                                                {"amount": money(1_000)})),
+        "balance read": (READ, lambda: api.get(f"/v1/cards/{w['card']}", tokens.pos())),
+        "card by number": (READ, lambda: api.get(f"/v1/cards?number={w['number']}", tokens.pos())),
+        "transactions page": (READ, lambda: api.get(f"/v1/cards/{w['card']}/transactions?limit=5", tokens.pos())),
+    }
+
+
+@pytest.mark.parametrize("operation", ["reload", "payment with stars", "transfer", "redemption", "refund",
+                                       "balance read", "card by number", "transactions page"])
+def test_each_operation_stays_within_its_round_trips(api, world, calls, operation):
+    most, act = _operations(api, world)[operation]
+    calls.clear()
+
+    response = act()
+
+    assert response.status_code in (200, 201), response.json
+    assert sum(calls.values()) <= most, f"{operation}: {dict(calls)}"
