@@ -23,7 +23,7 @@ from chalicelib.domain.ledger import parse_tx_id, tx_id_for
 from chalicelib.domain.principals import Principal
 from chalicelib.observability import correlate, logger, record_transactions
 from chalicelib.settings import get_settings
-from chalicelib.store import idempotency, limits
+from chalicelib.store import idempotency
 from chalicelib.store.idempotency import IdempotencyLock, StoredResponse
 from chalicelib.store.transactions import is_throttling
 
@@ -131,7 +131,6 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, status: int
             principal = None if public else auth.authenticate(headers.get("authorization"))
             if principal is not None:
                 correlate(role=principal.role, channel=principal.channel)
-                limits.admit(principal.sub, clock.now())
             _require_known_ids(params)
             call = Call(principal=principal, headers=headers)
             raw = None

@@ -23,7 +23,6 @@ Views table (projections written by the stream handlers):
   COUNTED#<source PK>  / <source SK>      a ledger entry already counted in its report row
   LIABILITY            / VALUE#<currency> | STARS | AS_OF           outstanding value and stars
   LIABILITY#<source PK> / SOURCE          what one card or member contributes to the totals
-  RATE#<sha256(sub)>   / <minute>         a principal's requests in one minute (TTL expires_at)
 """
 from __future__ import annotations
 
@@ -195,6 +194,3 @@ def audit(subject: str, at: str, audit_id: str) -> dict[str, str]:
 def audit_partition(subject: str) -> str:
     return f"AUDIT#{subject}"
 
-
-def rate_window(principal_sub: str, minute: str) -> dict[str, str]:
-    return {"PK": f"RATE#{hashlib.sha256(principal_sub.encode()).hexdigest()}", "SK": minute}

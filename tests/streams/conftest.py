@@ -65,8 +65,7 @@ def views(aws):
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
         def snapshot(self) -> dict[tuple[str, str], dict[str, Any]]:
-            # RATE# items count HTTP requests (rate limits), not projections.
-            return {(item["PK"], item["SK"]): item for item in self.items() if not item["PK"].startswith("RATE#")}
+            return {(item["PK"], item["SK"]): item for item in self.items()}
 
         def wipe(self, prefix: str = "") -> None:
             for item in self.items():
