@@ -111,20 +111,21 @@ def correlate(**keys: Any) -> None:
         logger.thread_safe_append_keys(**present)
 
 
-def record_transactions(result: Any) -> None:
-    """Count the transactions a request created (a Transaction, or a transfer's out/in pair) and
-    put their ids in the logs. Call it once per executed request, not for an idempotent replay."""
+def record_committed(entries: Any) -> None:
+    """Count the ledger entries a transaction just committed (`Reloads`, `AutoReloads`,
+    `StarsExpirations`, …) and put their ids in the logs. Called by the ledger's commit, so every
+    new transaction counts once — from a route, the stream's auto-reload or the expiry run — and an
+    idempotent replay, which commits nothing, counts nothing."""
     with _never_raises("counting transactions"):  # they have committed: the answer stands
-        transactions = [result] if _is_transaction(result) else (
-            [value for value in result.values() if _is_transaction(value)] if isinstance(result, dict) else [])
-        for transaction in transactions:
-            name = TRANSACTION_METRICS.get(transaction["kind"])
+        entries = list(entries)
+        for entry in entries:
+            name = TRANSACTION_METRICS.get(entry.kind)
             if name:
                 metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-        if transactions:
-            correlate(tx_id=transactions[0]["tx_id"])
-            if len(transactions) > 1:
-                correlate(tx_ids=[transaction["tx_id"] for transaction in transactions])
+        if entries:
+            correlate(tx_id=entries[0].tx_id)
+            if len(entries) > 1:
+                correlate(tx_ids=[entry.tx_id for entry in entries])
 
 
 def observe_invocation(event: Any, get_response: Callable[[Any], Any]) -> Any:
@@ -208,10 +209,6 @@ def _keys() -> dict[str, Any]:
         keys: dict[str, Any] = {}
         _invocation.set(keys)
         return keys
-
-
-def _is_transaction(value: Any) -> bool:
-    return isinstance(value, dict) and "tx_id" in value and "kind" in value
 
 
 def _begin(context: Any) -> None:

@@ -14,18 +14,16 @@ from typing import Any, Callable
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
-from chalicelib import clock
 from chalicelib.api import auth
 from chalicelib.api.problems import json_response, problem, problem_response
 from chalicelib.domain.errors import (DomainError, IdempotencyKeyRequired, NotFound, PayloadTooLarge,
                                       ServiceUnavailable, UnsupportedMediaType, ValidationFailed)
 from chalicelib.domain.ledger import parse_tx_id, tx_id_for
 from chalicelib.domain.principals import Principal
-from chalicelib.observability import correlate, logger, record_transactions
+from chalicelib.observability import correlate, logger
+from chalicelib.services import gate as request_gate
+from chalicelib.services.gate import Gate, Replay, is_throttling
 from chalicelib.settings import get_settings
-from chalicelib.store import idempotency
-from chalicelib.store.idempotency import IdempotencyLock, StoredResponse
-from chalicelib.store.transactions import is_throttling
 
 # Every content type passes Chalice's routing so that the wrong one gets our 415 problem+json, not Chalice's.
 _ROUTE_CONTENT_TYPES = ["*/*"]
@@ -91,20 +89,20 @@ class Call:
     principal: Principal
     body: Any = None
     query: Any = None
-    lock: IdempotencyLock | None = None
+    gate: Gate | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
 
 def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, status: int = 200,
              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
              response: type[BaseModel] | None = None, idempotency_key: str | None = None,
-             completes_in_transaction: bool = False, public: bool = False, errors: tuple[int, ...] = (),
+             public: bool = False, errors: tuple[int, ...] = (),
              alternatives: tuple[tuple[int, type[BaseModel]], ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register `view(call, **path_params)` as a route.
 
     `idempotency_key`: REQUIRED (creates or moves value), OPTIONAL (honoured when sent) or None.
-    `completes_in_transaction`: the view writes the first response inside its own transaction
-    (via `call.lock`); otherwise the wrapper stores it after the view returns."""
+    Under a key the view's service reads the key's record with its plan and stores the first
+    response in its own transaction (`call.gate`); the wrapper stores business refusals."""
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
         REGISTRY.append(EndpointSpec(method, path, view.__name__, summary, status, body, query, response,
@@ -141,37 +139,24 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, status: int
                 call.query = _validate(query, dict(request.query_params or {}), "query")
             key = _idempotency_key(headers, idempotency_key) if method == "POST" else None
             correlate(idempotency_key=key)
-            if key is None:
-                return _success(view(call, **params))
-            fingerprint = _fingerprint(method, path, params, raw)
-            outcome = idempotency.begin(principal.sub, key, fingerprint, clock.now(), status)
-            if isinstance(outcome, StoredResponse):
-                correlate(replayed=True)
-                return json_response(outcome.body, outcome.status, {"Idempotent-Replayed": "true"})
-            call.lock = outcome
+            if key is not None:
+                call.gate = request_gate.admit(principal.sub, key, _fingerprint(method, path, params, raw), status)
+            try:
+                return _answer(call, params)
+            except Replay as replay:
+                correlate(replayed=not replay.own)
+                return json_response(replay.body, replay.status, None if replay.own else {"Idempotent-Replayed": "true"})
+
+        def _answer(call: Call, params: dict[str, str]) -> Response:
+            """Run the view; under a key, store a business refusal as the first response."""
             try:
                 result = view(call, **params)
             except DomainError as error:
-                if error.replayable:
-                    idempotency.complete(outcome, error.status, problem(error))
-                else:
-                    idempotency.release(outcome)
-                raise
-            except Exception:
-                idempotency.release(outcome)
+                if call.gate is not None and error.replayable:
+                    request_gate.finish(call.gate, error.status, problem(error))
                 raise
             code, result = (result.status, result.body) if isinstance(result, Reply) else (status, result)
-            payload = _dump(result)
-            record_transactions(payload)
-            if not completes_in_transaction:
-                idempotency.complete(outcome, code, payload)
-            return json_response(payload, code)
-
-        def _success(result: Any) -> Response:
-            code, result = (result.status, result.body) if isinstance(result, Reply) else (status, result)
-            payload = _dump(result)
-            record_transactions(payload)
-            return json_response(payload, code)
+            return json_response(_dump(result), code)
 
         handle.__name__ = view.__name__
         handle.__doc__ = view.__doc__

@@ -13,9 +13,9 @@ bp = Blueprint(__name__)
 
 
 @endpoint(bp, "POST", "/v1/members", summary="Enrol a member", status=201, body=schemas.EnrolMember,
-          response=MemberResource, idempotency_key=REQUIRED, completes_in_transaction=True, errors=(403, 409, 422))
+          response=MemberResource, idempotency_key=REQUIRED, errors=(403, 409, 422))
 def enrol_member(call: Call) -> MemberResource:
-    return members.enrol(call.principal, call.body.name, call.body.email, call.lock)
+    return members.enrol(call.principal, call.body.name, call.body.email, call.gate)
 
 
 @endpoint(bp, "GET", "/v1/members", summary="Find members by email", query=schemas.Email, response=MemberPage,

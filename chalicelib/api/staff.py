@@ -21,32 +21,32 @@ def _shaped(result: Transaction | Adjustment) -> Transaction | Reply:
 
 @endpoint(bp, "POST", "/v1/cards/{card_id}/adjustments", summary="Adjust a card's balance (staff)", status=201,
           body=schemas.CardAdjustment, response=Transaction, alternatives=((202, Adjustment),),
-          idempotency_key=REQUIRED, completes_in_transaction=True, errors=_ADJUSTMENT_ERRORS)
+          idempotency_key=REQUIRED, errors=_ADJUSTMENT_ERRORS)
 def adjust_card(call: Call, card_id: str) -> Transaction | Reply:
     body = call.body
     return _shaped(adjustments.adjust_card(call.principal, card_id, body.amount, body.reason_code, body.note,
-                                           body.ticket_ref, call.lock))
+                                           body.ticket_ref, call.gate))
 
 
 @endpoint(bp, "POST", "/v1/members/{member_id}/adjustments", summary="Adjust a member's stars (staff)", status=201,
           body=schemas.StarAdjustment, response=Transaction, alternatives=((202, Adjustment),),
-          idempotency_key=REQUIRED, completes_in_transaction=True, errors=_ADJUSTMENT_ERRORS)
+          idempotency_key=REQUIRED, errors=_ADJUSTMENT_ERRORS)
 def adjust_stars(call: Call, member_id: str) -> Transaction | Reply:
     body = call.body
     return _shaped(adjustments.adjust_member_stars(call.principal, member_id, body.stars, body.reason_code, body.note,
-                                                   body.ticket_ref, call.lock))
+                                                   body.ticket_ref, call.gate))
 
 
 @endpoint(bp, "POST", "/v1/adjustments/{adjustment_id}/approve", summary="Approve and apply a pending adjustment",
-          response=Transaction, idempotency_key=REQUIRED, completes_in_transaction=True, errors=_ADJUSTMENT_ERRORS)
+          response=Transaction, idempotency_key=REQUIRED, errors=_ADJUSTMENT_ERRORS)
 def approve_adjustment(call: Call, adjustment_id: str) -> Transaction:
-    return adjustments.approve(call.principal, adjustment_id, call.lock)
+    return adjustments.approve(call.principal, adjustment_id, call.gate)
 
 
 @endpoint(bp, "POST", "/v1/adjustments/{adjustment_id}/reject", summary="Reject a pending adjustment",
           response=Adjustment, idempotency_key=OPTIONAL, errors=(403, 404, 409))
 def reject_adjustment(call: Call, adjustment_id: str) -> Adjustment:
-    return adjustments.reject(call.principal, adjustment_id)
+    return adjustments.reject(call.principal, adjustment_id, call.gate)
 
 
 @endpoint(bp, "GET", "/v1/adjustments", summary="Pending adjustments, newest first (supervisors)",

@@ -38,22 +38,21 @@ def retire_reward(call: Call, reward_id: str) -> RewardList:
 
 
 @endpoint(bp, "POST", "/v1/members/{member_id}/purchases", summary="Stars for a purchase paid another way",
-          status=201, body=schemas.Purchase, response=Transaction, idempotency_key=REQUIRED,
-          completes_in_transaction=True, errors=(403, 404, 409, 422))
+          status=201, body=schemas.Purchase, response=Transaction, idempotency_key=REQUIRED, errors=(403, 404, 409, 422))
 def record_purchase(call: Call, member_id: str) -> Transaction:
     body = call.body
-    return stars.record_purchase(call.principal, member_id, body.amount, body.tender, body.store_id, call.lock)
+    return stars.record_purchase(call.principal, member_id, body.amount, body.tender, body.store_id, call.gate)
 
 
 @endpoint(bp, "POST", "/v1/members/{member_id}/redemptions", summary="Redeem a reward with stars", status=201,
-          body=schemas.Redemption, response=Transaction, idempotency_key=REQUIRED, completes_in_transaction=True,
+          body=schemas.Redemption, response=Transaction, idempotency_key=REQUIRED,
           errors=(403, 404, 409, 422))
 def redeem_reward(call: Call, member_id: str) -> Transaction:
-    return stars.redeem(call.principal, member_id, call.body.reward_id, call.lock)
+    return stars.redeem(call.principal, member_id, call.body.reward_id, call.gate)
 
 
 @endpoint(bp, "POST", "/v1/transactions/{tx_id}/refunds", summary="Refund a payment, whole or in part", status=201,
-          body=schemas.Refund, response=Transaction, idempotency_key=REQUIRED, completes_in_transaction=True,
+          body=schemas.Refund, response=Transaction, idempotency_key=REQUIRED,
           errors=(403, 404, 409, 422))
 def refund_payment(call: Call, tx_id: str) -> Transaction:
-    return stars.refund(call.principal, tx_id, call.body.amount, call.lock)
+    return stars.refund(call.principal, tx_id, call.body.amount, call.gate)

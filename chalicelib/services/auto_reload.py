@@ -15,12 +15,14 @@ from chalicelib.domain.ledger import Transaction
 from chalicelib.domain.money import Money
 from chalicelib.domain.principals import Principal
 from chalicelib.services.audit import card_state, staff_action
-from chalicelib.services.cards import authorized_card, commit_moves, ledger_entry, load_card
-from chalicelib.services.writes import commit, retrying
+from chalicelib.services import gate as request_gate
+from chalicelib.services import ledger
+from chalicelib.services.cards import authorized_card, card_as
+from chalicelib.services.gate import Gate, Replay
+from chalicelib.services.ledger import commit, commit_moves, ledger_entry, retrying
 from chalicelib.settings import get_settings
 from chalicelib.store import cards as card_store
-from chalicelib.store import idempotency
-from chalicelib.store.idempotency import IdempotencyLock, StoredResponse
+from chalicelib.store import keys
 
 # Who performs auto-reloads: recorded as the actor, channel `system`, on every auto_reload entry.
 SYSTEM = Principal(sub="system:auto-reload", role="service", channel="system")
@@ -61,33 +63,34 @@ def _change_setting(principal: Principal, card_id: str, action: str,
 def follow(trigger_tx_id: str, card_id: str) -> Transaction | None:
     """One auto_reload for the debit `trigger_tx_id`, however often its record is delivered: the
     idempotency record is keyed on that debit and completed inside the reload's transaction.
-    None when it was already handled, or is no longer due (the outcome is recorded either way)."""
+    None when it was already handled, or is no longer due (the outcome is recorded either way).
+    An error stores nothing: the redelivered record tries again."""
     fingerprint = hashlib.sha256(f"auto_reload\x00{card_id}\x00{trigger_tx_id}".encode()).hexdigest()
-    outcome = idempotency.begin(SYSTEM.sub, trigger_tx_id, fingerprint, clock.now(), 201)
-    if isinstance(outcome, StoredResponse):
-        return None
-    lock = outcome
+    gate = request_gate.admit(SYSTEM.sub, trigger_tx_id, fingerprint, 201)
     try:
-        result = retrying(lambda: _attempt(card_id, lock))
+        result = retrying(lambda: _attempt(card_id, gate), gate)
+        if isinstance(result, str):
+            request_gate.finish(gate, 200, {"skipped": result})
+            return None
+        return result
     except BusinessRefusal as refusal:  # e.g. the card was frozen or reached its cap meanwhile
-        idempotency.complete(lock, refusal.status, {"code": refusal.code, "detail": refusal.detail})
+        try:
+            request_gate.finish(gate, refusal.status, {"code": refusal.code, "detail": refusal.detail})
+        except Replay:
+            pass
         return None
-    except Exception:
-        idempotency.release(lock)  # let the redelivered record try again
-        raise
-    if isinstance(result, str):
-        idempotency.complete(lock, 200, {"skipped": result})
+    except Replay:  # handled by an earlier delivery
         return None
-    return result
 
 
-def _attempt(card_id: str, lock: IdempotencyLock) -> Transaction | str:
-    card = load_card(card_id)
+def _attempt(card_id: str, gate: Gate) -> Transaction | str:
+    (item,) = ledger.read(gate, keys.card(card_id))
+    card = card_as(SYSTEM, item, "service")
     reason = still_due(card)
     if reason is not None:
         return reason
     assert card.auto_reload is not None
     change = rules.plan_reload(card, card.auto_reload.amount, get_settings().rules, clock.now())
-    entry = ledger_entry(SYSTEM, change, "auto_reload", lock, payment_ref=card.auto_reload_payment_ref)
-    result: Transaction = commit_moves([change], [entry], lock)
+    entry = ledger_entry(SYSTEM, change, "auto_reload", gate, payment_ref=card.auto_reload_payment_ref)
+    result: Transaction = commit_moves([change], [entry], gate)
     return result

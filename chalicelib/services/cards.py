@@ -1,26 +1,26 @@
 """Card use cases: issue, look up, register, reload, pay, freeze, transfer, ledger pages."""
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib import clock
 from chalicelib.domain import cards as rules
-from chalicelib.domain.cards import BalanceChange, Card, CardResource, card_resource
+from chalicelib.domain.cards import Card, CardResource, card_resource
 from chalicelib.domain.errors import AlreadyExists, CurrencyMismatch, Forbidden, NotFound
-from chalicelib.domain.ledger import Kind, LedgerEntry, Transaction, tx_id_for
-from chalicelib.domain.members import earn_stars
+from chalicelib.domain.ledger import Transaction
+from chalicelib.domain.members import Member, earn_stars
 from chalicelib.domain.money import Money
 from chalicelib.domain.principals import Principal, require_card_access, require_role
-from chalicelib.domain.audit import AuditRecord
+from chalicelib.services import ledger
 from chalicelib.services.audit import card_state, record_lookup, staff_action
-from chalicelib.services.writes import commit, retrying
+from chalicelib.services.gate import Gate
+from chalicelib.services.ledger import commit, commit_moves, ledger_entry, retrying
 from chalicelib.settings import get_settings
 from chalicelib.store import cards as card_store
+from chalicelib.store import keys
 from chalicelib.store import members as member_store
-from chalicelib.store.idempotency import IdempotencyLock
 
 
 class TransferResult(BaseModel):
@@ -49,6 +49,30 @@ def authorized_card(principal: Principal, card_id: str, *roles: str) -> Card:
     return card
 
 
+def card_as(principal: Principal, item: dict[str, Any] | None, *roles: str) -> Card:
+    """The card read as `item`, if it exists and `principal` may act on it as one of `roles`."""
+    if item is None:
+        raise NotFound("card not found")
+    card = card_store.card_from_item(item)
+    require_card_access(principal, card.member_id, roles=roles)
+    return card
+
+
+def member_of(card: Card, item: dict[str, Any] | None) -> Member | None:
+    """The card's member: from the plan's read when it could include it, else one more read."""
+    if card.member_id is None:
+        return None
+    if item is not None and item["member_id"] == card.member_id:
+        return member_store.member_from_item(item)
+    return member_store.get_member(card.member_id)
+
+
+def with_member(card_id: str) -> list[dict[str, str]]:
+    """Keys a card's plan reads: the card, and its member when this process knows who that is."""
+    member_id = card_store.known_member(card_id)
+    return [keys.card(card_id), *([keys.member(member_id)] if member_id else [])]
+
+
 def get_card(principal: Principal, card_id: str) -> CardResource:
     card = authorized_card(principal, card_id, "customer", "agent", "pos")
     record_lookup(principal, "card.viewed", card=card)
@@ -66,7 +90,7 @@ def find_by_number(principal: Principal, number: str) -> list[CardResource]:
 
 
 def issue_card(principal: Principal, member_id: str | None, currency: str | None,
-               lock: IdempotencyLock | None) -> CardResource:
+               gate: Gate | None) -> CardResource:
     """A new card: registered to a member (owner or agent), or an unregistered gift card (POS, agent)."""
     if principal.role == "customer":
         if member_id is None or member_id != principal.member_id:
@@ -90,19 +114,19 @@ def issue_card(principal: Principal, member_id: str | None, currency: str | None
         items = card_store.put_new_card(card, number)
         if member_id is not None:
             items.append(("member", member_store.member_exists(member_id)))
-        commit(items, lock, issued.model_dump(mode="json"),
+        commit(items, gate, issued.model_dump(mode="json"),
                audit=staff_action(principal, "card.issued", card=card, after=card_state(card)))
         return issued
 
     # A number collision fails the card_number guard: the attempt draws a new number.
-    return retrying(attempt, refusals={"member": lambda: NotFound("member not found")})
+    return retrying(attempt, gate, refusals={"member": lambda: NotFound("member not found")})
 
 
-def register_card(principal: Principal, number: str, member_id: str) -> CardResource:
+def register_card(principal: Principal, number: str, member_id: str, gate: Gate | None) -> CardResource:
     """Attach the unregistered card with this full number to a member. Holding the number is the
     proof of possession (a card id or a transaction id never is); an unknown number is not found.
     Registering it again to the same member changes nothing, so a retry after a lost response is
-    harmless without an idempotency record."""
+    harmless even without an idempotency key."""
     if principal.role == "customer":
         if member_id != principal.member_id:
             raise Forbidden("a customer may register cards only to its own member")
@@ -113,58 +137,65 @@ def register_card(principal: Principal, number: str, member_id: str) -> CardReso
         raise NotFound("no card has this number")
 
     def attempt() -> CardResource:
-        card = load_card(card_id)
+        (item,) = ledger.read(gate, keys.card(card_id))
+        if item is None:
+            raise NotFound("card not found")
+        card = card_store.card_from_item(item)
         audit = staff_action(principal, "card.registered", card=card, member_id=member_id,
                              before=card_state(card), after=card_state(card, member_id=member_id))
         if card.member_id == member_id:
-            if audit:
-                commit([], None, None, audit=audit)
+            commit([], gate, card_resource(card).model_dump(mode="json"), audit=audit)
             return card_resource(card)
         if card.member_id is not None:
             if principal.role == "customer":
                 raise NotFound("card not found")
             raise AlreadyExists("the card is registered to another member")
         now = clock.rfc3339(clock.now())
+        registered = card_resource(card.model_copy(update={"member_id": member_id, "version": card.version + 1}))
         commit([("card", card_store.state_update(card, {"member_id": member_id}, now)),
-                ("member", member_store.member_exists(member_id))], None, None, audit=audit)
-        return card_resource(card.model_copy(update={"member_id": member_id, "version": card.version + 1}))
+                ("member", member_store.member_exists(member_id))], gate, registered.model_dump(mode="json"),
+               audit=audit)
+        return registered
 
-    return retrying(attempt, refusals={"member": lambda: NotFound("member not found")})
+    return retrying(attempt, gate, refusals={"member": lambda: NotFound("member not found")})
 
 
-def set_status(principal: Principal, card_id: str, status: str) -> CardResource:
+def set_status(principal: Principal, card_id: str, status: str, gate: Gate | None) -> CardResource:
     """Freeze or unfreeze (lost or stolen card). Asking for the state the card is in changes nothing."""
 
     def attempt() -> CardResource:
-        card = authorized_card(principal, card_id, "customer", "agent")
+        (item,) = ledger.read(gate, keys.card(card_id))
+        card = card_as(principal, item, "customer", "agent")
         unchanged = card.status == status or card.status == "closed"
         audit = staff_action(principal, "card.frozen" if status == "frozen" else "card.unfrozen", card=card,
                              before=card_state(card), after=card_state(card, status=card.status if unchanged else status))
         if unchanged:
-            if audit:
-                commit([], None, None, audit=audit)
+            commit([], gate, card_resource(card).model_dump(mode="json"), audit=audit)
             return card_resource(card)
         now = clock.rfc3339(clock.now())
-        commit([("card", card_store.state_update(card, {"status": status}, now))], None, None, audit=audit)
-        return card_resource(card.model_copy(update={"status": status, "version": card.version + 1}))
+        changed = card_resource(card.model_copy(update={"status": status, "version": card.version + 1}))
+        commit([("card", card_store.state_update(card, {"status": status}, now))], gate, changed.model_dump(mode="json"),
+               audit=audit)
+        return changed
 
-    return retrying(attempt)
+    return retrying(attempt, gate)
 
 
-def reload(principal: Principal, card_id: str, amount: Money, payment_ref: str, lock: IdempotencyLock | None) -> Transaction:
+def reload(principal: Principal, card_id: str, amount: Money, payment_ref: str, gate: Gate | None) -> Transaction:
     def attempt() -> Transaction:
-        card = authorized_card(principal, card_id, "customer", "agent", "pos")
+        (item,) = ledger.read(gate, keys.card(card_id))
+        card = card_as(principal, item, "customer", "agent", "pos")
         change = rules.plan_reload(card, amount, get_settings().rules, clock.now())
-        entry = ledger_entry(principal, change, "reload", lock, payment_ref=payment_ref)
+        entry = ledger_entry(principal, change, "reload", gate, payment_ref=payment_ref)
         audit = staff_action(principal, "card.reloaded", card=card, tx_id=entry.tx_id, before=card_state(card),
                              after=card_state(card, balance=change.balance_after))
-        return commit_moves([change], [entry], lock, audit=audit)
+        return commit_moves([change], [entry], gate, audit=audit)
 
-    return retrying(attempt)
+    return retrying(attempt, gate)
 
 
 def pay(principal: Principal, card_id: str, amount: Money, store_id: str | None, order_ref: str | None,
-        lock: IdempotencyLock | None) -> Transaction:
+        gate: Gate | None) -> Transaction:
     """A payment at a till (POS) or an order-ahead payment by the owner (store_id = pickup store).
     On a registered card the member earns stars in the same transaction as the debit."""
     if principal.role == "pos":
@@ -174,30 +205,32 @@ def pay(principal: Principal, card_id: str, amount: Money, store_id: str | None,
     settings = get_settings().rules
 
     def attempt() -> Transaction:
-        card = authorized_card(principal, card_id, "customer", "pos")
+        card_item, *member_item = ledger.read(gate, *with_member(card_id))
+        card = card_as(principal, card_item, "customer", "pos")
         change = rules.plan_payment(card, amount)
-        member = member_store.get_member(card.member_id) if card.member_id else None
+        member = member_of(card, member_item[0] if member_item else None)
         if member is None:  # a gift card: money moves, no stars
-            entry = ledger_entry(principal, change, "payment", lock, store_id=store_id, order_ref=order_ref)
-            return commit_moves([change], [entry], lock)
+            entry = ledger_entry(principal, change, "payment", gate, store_id=store_id, order_ref=order_ref)
+            return commit_moves([change], [entry], gate)
         now = clock.now()
         earned_member, stars = earn_stars(member, amount.amount, settings.stars.payment_rate, now, settings.stars,
                                           new_entry=False)
-        entry = ledger_entry(principal, change, "payment", lock, store_id=store_id, order_ref=order_ref, at=now,
+        entry = ledger_entry(principal, change, "payment", gate, store_id=store_id, order_ref=order_ref, at=now,
                              stars=stars, stars_after=earned_member.stars_now(now))
-        return commit_moves([change], [entry], lock, member_updates=[member_store.stars_update(member, earned_member)])
+        return commit_moves([change], [entry], gate, member_updates=[member_store.stars_update(member, earned_member)])
 
-    return retrying(attempt)
+    return retrying(attempt, gate)
 
 
 def transfer(principal: Principal, card_id: str, to_card_id: str, amount: Money | None,
-             lock: IdempotencyLock | None, *, move_auto_reload: bool = False) -> TransferResult:
+             gate: Gate | None, *, move_auto_reload: bool = False) -> TransferResult:
     """Move value between two cards (default: the whole balance) in one transaction; for a lost
     card, its auto-reload setting can move to the new card in the same transaction."""
 
     def attempt() -> TransferResult:
-        source = authorized_card(principal, card_id, "customer", "agent")
-        target = authorized_card(principal, to_card_id, "customer", "agent")
+        source_item, target_item = ledger.read(gate, keys.card(card_id), keys.card(to_card_id))
+        source = card_as(principal, source_item, "customer", "agent")
+        target = card_as(principal, target_item, "customer", "agent")
         out_change, in_change = rules.plan_transfer(source, target, amount, get_settings().rules.money)
         moved = move_auto_reload and source.auto_reload is not None
         if moved:
@@ -206,8 +239,8 @@ def transfer(principal: Principal, card_id: str, to_card_id: str, amount: Money 
                 "auto_reload": source.auto_reload.model_dump(mode="json"),
                 "auto_reload_payment_ref": source.auto_reload_payment_ref}})
         now = clock.now()  # one transaction, one time: both legs carry it
-        out_entry = ledger_entry(principal, out_change, "transfer_out", lock, at=now)
-        in_entry = ledger_entry(principal, in_change, "transfer_in", lock, at=now)
+        out_entry = ledger_entry(principal, out_change, "transfer_out", gate, at=now)
+        in_entry = ledger_entry(principal, in_change, "transfer_in", gate, at=now)
         audit = staff_action(
             principal, "card.transferred", card=source, member_id=source.member_id or target.member_id,
             tx_id=out_entry.tx_id,
@@ -215,10 +248,10 @@ def transfer(principal: Principal, card_id: str, to_card_id: str, amount: Money 
             after={"from": card_state(source, balance=out_change.balance_after, **({"auto_reload": None} if moved else {})),
                    "to": card_state(target, balance=in_change.balance_after,
                                     **({"auto_reload": source.auto_reload} if moved else {}))})
-        return commit_moves([out_change, in_change], [out_entry, in_entry], lock,
+        return commit_moves([out_change, in_change], [out_entry, in_entry], gate,
                             shape=lambda txs: TransferResult(out=txs[0], in_=txs[1]), audit=audit)
 
-    return retrying(attempt)
+    return retrying(attempt, gate)
 
 
 def list_transactions(principal: Principal, card_id: str, limit: int, cursor: str | None) -> TransactionPage:
@@ -226,35 +259,3 @@ def list_transactions(principal: Principal, card_id: str, limit: int, cursor: st
     record_lookup(principal, "card.transactions_viewed", card=card)
     entries, next_cursor = card_store.list_entries(card_id, limit, cursor)
     return TransactionPage(items=[entry.public() for entry in entries], next_cursor=next_cursor)
-
-
-def ledger_entry(principal: Principal, change: BalanceChange, kind: Kind, lock: IdempotencyLock | None, *,
-                 store_id: str | None = None, at: datetime | None = None, **references: Any) -> LedgerEntry:
-    """The immutable record of one card's balance change, stamped with who, where and when."""
-    card = change.card
-    return LedgerEntry(
-        tx_id=tx_id_for(card.card_id, change.seq), seq=change.seq, card_id=card.card_id, member_id=card.member_id,
-        kind=kind, amount=Money(amount=change.delta, currency=card.currency),
-        balance_after=Money(amount=change.balance_after, currency=card.currency),
-        channel=principal.channel, store_id=store_id or (principal.store_id if principal.role == "pos" else None),
-        agent_id=references.pop("agent_id", principal.agent_id), created_at=clock.rfc3339(at or clock.now()),
-        actor=principal.sub,
-        idempotency_key=lock.idempotency_key if lock else None,
-        terminal_id=principal.terminal_id, **references,
-    )
-
-
-def commit_moves(changes: list[BalanceChange], entries: list[LedgerEntry], lock: IdempotencyLock | None,
-                 shape: Callable[[list[Transaction]], BaseModel] = lambda txs: txs[0], *,
-                 member_updates: list[dict[str, Any]] = (), extra: list[tuple[str, dict[str, Any]]] = (),
-                 audit: AuditRecord | None = None) -> Any:
-    """Commit balance changes with their ledger entries, the member's star change if any (and the
-    idempotency record) atomically; return the response `shape` makes of the public transactions."""
-    result = shape([entry.public() for entry in entries])
-    now = entries[0].created_at
-    items = [("card", card_store.balance_update(change, now)) for change in changes]
-    items += [("entry", card_store.put_entry(entry)) for entry in entries]
-    items += [("member", update) for update in member_updates]
-    items += list(extra)
-    commit(items, lock, result.model_dump(mode="json"), audit=audit)
-    return result

@@ -9,12 +9,12 @@ from chalicelib.domain.errors import AlreadyExists, NotFound
 from chalicelib.domain.members import Member, MemberResource, member_resource, new_member_id
 from chalicelib.domain.principals import Principal, require_member_access, require_role
 from chalicelib.services.audit import record_lookup, staff_action
-from chalicelib.services.writes import commit, retrying
+from chalicelib.services.gate import Gate
+from chalicelib.services.ledger import commit, retrying
 from chalicelib.settings import get_settings
 from chalicelib.store import members as member_store
 from chalicelib.store.members import member_from_item
 from chalicelib.store import views
-from chalicelib.store.idempotency import IdempotencyLock
 
 
 class Wallet(MemberResource):
@@ -28,7 +28,7 @@ class MemberPage(BaseModel):
     items: list[MemberResource]
 
 
-def enrol(principal: Principal, name: str, email: str, lock: IdempotencyLock | None) -> MemberResource:
+def enrol(principal: Principal, name: str, email: str, gate: Gate | None) -> MemberResource:
     require_role(principal, "service", "agent", "supervisor")
     now = clock.rfc3339(clock.now())
     member = Member(member_id=new_member_id(), name=name, email=email.strip(), created_at=now, updated_at=now)
@@ -37,10 +37,10 @@ def enrol(principal: Principal, name: str, email: str, lock: IdempotencyLock | N
     def attempt() -> MemberResource:
         audit = staff_action(principal, "member.enrolled", member_id=member.member_id,
                              after={"name": member.name, "email": member.email})
-        commit(member_store.put_new_member(member), lock, resource.model_dump(mode="json"), audit=audit)
+        commit(member_store.put_new_member(member), gate, resource.model_dump(mode="json"), audit=audit)
         return resource
 
-    return retrying(attempt, refusals={"email": lambda: AlreadyExists("a member with this email exists")})
+    return retrying(attempt, gate, refusals={"email": lambda: AlreadyExists("a member with this email exists")})
 
 
 def wallet(principal: Principal, member_id: str) -> Wallet:

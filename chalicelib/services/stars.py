@@ -10,20 +10,21 @@ from chalicelib import clock
 from chalicelib.domain import cards as card_rules
 from chalicelib.domain import stars as star_rules
 from chalicelib.domain.errors import AlreadyRefunded, Forbidden, LimitExceeded, NotFound, ValidationFailed
-from chalicelib.domain.ledger import Kind, LedgerEntry, Transaction, parse_tx_id, tx_id_for
+from chalicelib.domain.ledger import Transaction, parse_tx_id
 from chalicelib.domain.members import Member, earn_stars, lapse_stars, redeem_stars, take_back_stars
 from chalicelib.domain.money import Money, require_currency
 from chalicelib.domain.principals import Principal, require_member_access, require_role
 from chalicelib.domain.stars import Reward
 from chalicelib.observability import logger
+from chalicelib.services import ledger
 from chalicelib.services.audit import card_state, staff_action
-from chalicelib.services.cards import commit_moves, ledger_entry
-from chalicelib.services.writes import commit, retrying
+from chalicelib.services.gate import Gate
+from chalicelib.services.ledger import commit_member_entry, commit_moves, ledger_entry, member_entry, retrying
 from chalicelib.settings import get_settings
 from chalicelib.store import cards as card_store
+from chalicelib.store import keys
 from chalicelib.store import members as member_store
 from chalicelib.store import rewards as reward_store
-from chalicelib.store.idempotency import IdempotencyLock
 
 EXPIRY = Principal(sub="system:stars-expiry", role="service", channel="system")
 
@@ -45,34 +46,20 @@ def load_member(member_id: str) -> Member:
     return member
 
 
-def member_entry(principal: Principal, after: Member, kind: Kind, stars: int, now: datetime,
-                 lock: IdempotencyLock | None, **fields: Any) -> LedgerEntry:
-    """An entry of the member's own ledger (no card moved), numbered by the member's star_seq."""
-    return LedgerEntry(
-        tx_id=tx_id_for(after.member_id, after.star_seq), seq=after.star_seq, member_id=after.member_id, kind=kind,
-        stars=stars, stars_after=after.stars_now(now), channel=principal.channel,
-        store_id=fields.pop("store_id", None) or (principal.store_id if principal.role == "pos" else None),
-        agent_id=fields.pop("agent_id", principal.agent_id), terminal_id=principal.terminal_id, created_at=clock.rfc3339(now),
-        actor=principal.sub, idempotency_key=lock.idempotency_key if lock else None, **fields)
+def member_from(item: dict[str, Any] | None) -> Member:
+    if item is None:
+        raise NotFound("member not found")
+    return member_store.member_from_item(item)
 
 
-def _commit_member_entry(before: Member, after: Member, entry: LedgerEntry, lock: IdempotencyLock | None) -> Transaction:
-    public = entry.public()
-    commit([("member", member_store.stars_update(before, after)), ("entry", member_store.put_entry(entry))],
-           lock, public.model_dump(mode="json"))
-    return public
-
-
-def _member_for(principal: Principal, member_id: str) -> Member:
+def _may_earn_and_redeem(principal: Principal, member_id: str) -> None:
     """Owner or POS (a member scanned at the till) may earn and redeem."""
-    if principal.role == "pos":
-        return load_member(member_id)
-    require_member_access(principal, member_id, staff=False)
-    return load_member(member_id)
+    if principal.role != "pos":
+        require_member_access(principal, member_id, staff=False)
 
 
 def record_purchase(principal: Principal, member_id: str, amount: Money, tender: str, store_id: str | None,
-                    lock: IdempotencyLock | None) -> Transaction:
+                    gate: Gate | None) -> Transaction:
     """Stars for a purchase paid some other way (cash, bank card) at the purchase rate. Only a till
     records one (the customer's own word earns nothing), and never above the configured bound."""
     require_role(principal, "pos")
@@ -85,14 +72,15 @@ def record_purchase(principal: Principal, member_id: str, amount: Money, tender:
     rules = settings.stars
 
     def attempt() -> Transaction:
-        member = load_member(member_id)
+        (item,) = ledger.read(gate, keys.member(member_id))
+        member = member_from(item)
         now = clock.now()
         after, stars = earn_stars(member, amount.amount, rules.purchase_rate, now, rules, new_entry=True)
-        entry = member_entry(principal, after, "purchase", stars, now, lock, amount=amount, store_id=store_id,
+        entry = member_entry(principal, after, "purchase", stars, now, gate, amount=amount, store_id=store_id,
                              tender=tender)
-        return _commit_member_entry(member, after, entry, lock)
+        return commit_member_entry(member, after, entry, gate)
 
-    return retrying(attempt)
+    return retrying(attempt, gate)
 
 
 def rewards() -> RewardList:
@@ -120,25 +108,37 @@ def retire_reward(principal: Principal, reward_id: str) -> RewardList:
     return rewards()
 
 
-def redeem(principal: Principal, member_id: str, reward_id: str, lock: IdempotencyLock | None) -> Transaction:
+def redeem(principal: Principal, member_id: str, reward_id: str, gate: Gate | None) -> Transaction:
     """Spend a reward's stars, earliest-expiring first, atomically with the member's balance."""
     require_role(principal, "pos", "customer")
-    reward = next((r for r in rewards().items if r.reward_id == reward_id), None)
-    if reward is None:
-        raise NotFound("reward not found")
+    _may_earn_and_redeem(principal, member_id)
     rules = get_settings().rules.stars
 
     def attempt() -> Transaction:
-        member = _member_for(principal, member_id)
+        item, change = ledger.read(gate, keys.member(member_id), keys.reward(reward_id))
+        member = member_from(item)
+        reward = _reward(reward_id, change)
         now = clock.now()
         after = redeem_stars(member, reward.stars, now, rules)
-        entry = member_entry(principal, after, "redemption", -reward.stars, now, lock, reward_id=reward.reward_id)
-        return _commit_member_entry(member, after, entry, lock)
+        entry = member_entry(principal, after, "redemption", -reward.stars, now, gate, reward_id=reward.reward_id)
+        return commit_member_entry(member, after, entry, gate)
 
-    return retrying(attempt)
+    return retrying(attempt, gate)
 
 
-def refund(principal: Principal, tx_id: str, amount: Money | None, lock: IdempotencyLock | None) -> Transaction:
+def _reward(reward_id: str, change: dict[str, Any] | None) -> Reward:
+    """The reward as the catalogue shows it: the service role's change to it, else the default."""
+    if change is not None:
+        if change.get("retired"):
+            raise NotFound("reward not found")
+        return Reward(reward_id=reward_id, name=change["name"], stars=change["stars"])
+    reward = next((r for r in get_settings().rules.stars.rewards if r.reward_id == reward_id), None)
+    if reward is None:
+        raise NotFound("reward not found")
+    return reward
+
+
+def refund(principal: Principal, tx_id: str, amount: Money | None, gate: Gate | None) -> Transaction:
     """Credit a payment back (whole or in part) and take back the stars it earned in proportion,
     never more than the member holds; the rest is recorded as `stars_shortfall`."""
     require_role(principal, "pos", "agent", "supervisor")
@@ -149,9 +149,13 @@ def refund(principal: Principal, tx_id: str, amount: Money | None, lock: Idempot
     settings = get_settings().rules
 
     def attempt() -> Transaction:
-        payment, card, (refunded, stars_due_back, version) = card_store.get_payment_for_refund(card_id, seq)
-        if payment is None or card is None:
+        entry_item, card_item, refunds_item, *member_item = ledger.read(
+            gate, keys.ledger_entry(card_id, seq), keys.card(card_id), keys.refunds(card_id, seq),
+            *([keys.member(m)] if (m := card_store.known_member(card_id)) else []))
+        if entry_item is None or card_item is None:
             raise NotFound("transaction not found")
+        payment, card = card_store.entry_from_item(entry_item), card_store.card_from_item(card_item)
+        refunded, stars_due_back, version = card_store.refunded_totals(refunds_item)
         if principal.role == "pos" and payment.store_id != principal.store_id:
             raise Forbidden("a till refunds only its own store's payments")
         if payment.kind != "payment":
@@ -169,20 +173,22 @@ def refund(principal: Principal, tx_id: str, amount: Money | None, lock: Idempot
         due = star_rules.refund_take_back(payment.stars, paid, refunded, value)
         member_updates, taken, stars_after = [], 0, None
         if due and payment.member_id:
-            member = load_member(payment.member_id)
+            read = member_item[0] if member_item else None
+            member = (member_store.member_from_item(read) if read and read["member_id"] == payment.member_id
+                      else load_member(payment.member_id))
             paid_at = datetime.fromisoformat(payment.created_at.replace("Z", "+00:00"))
             after, taken = take_back_stars(member, due, now, settings.stars, earned_at=paid_at)
             member_updates.append(member_store.stars_update(member, after))
             stars_after = after.stars_now(now)
-        entry = ledger_entry(principal, change, "refund", lock, store_id=payment.store_id, at=now, reverses=tx_id,
+        entry = ledger_entry(principal, change, "refund", gate, store_id=payment.store_id, at=now, reverses=tx_id,
                              stars=-taken, stars_after=stars_after, stars_shortfall=due - taken)
         tracker = card_store.refunded_update(card_id, seq, version, refunded + value, stars_due_back + due)
         audit = staff_action(principal, "payment.refunded", card=card, tx_id=entry.tx_id, before=card_state(card),
                              after=card_state(card, balance=change.balance_after))
-        return commit_moves([change], [entry], lock, member_updates=member_updates, extra=[("refunds", tracker)],
+        return commit_moves([change], [entry], gate, member_updates=member_updates, extra=[("refunds", tracker)],
                             audit=audit)
 
-    return retrying(attempt)
+    return retrying(attempt, gate)
 
 
 def expire_due_stars(now: datetime | None = None) -> ExpiryRun:
@@ -214,7 +220,7 @@ def _expire_member(member_id: str, now: datetime) -> int:
         if lapsed == 0:
             return 0
         entry = member_entry(EXPIRY, after, "stars_expired", -lapsed, now, None)
-        _commit_member_entry(member, after, entry, None)
+        commit_member_entry(member, after, entry, None)
         return lapsed
 
     return retrying(attempt)

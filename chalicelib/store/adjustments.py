@@ -15,7 +15,7 @@ def _table() -> str:
     return get_settings().ledger_table
 
 
-def _from_item(item: dict[str, Any]) -> Adjustment:
+def adjustment_from_item(item: dict[str, Any]) -> Adjustment:
     return Adjustment.model_validate({k: v for k, v in item.items() if k in _FIELDS})
 
 
@@ -66,7 +66,7 @@ def count_toward_daily_limit(subject: str, day: str, agent_id: str, size: int, l
 def get(adjustment_id: str) -> Adjustment | None:
     response = dynamodb().get_item(TableName=_table(), Key=to_attributes(keys.adjustment(adjustment_id)), ConsistentRead=True)
     item = response.get("Item")
-    return _from_item(from_attributes(item)) if item else None
+    return adjustment_from_item(from_attributes(item)) if item else None
 
 
 def pending(limit: int, cursor: str | None) -> tuple[list[Adjustment], str | None]:
@@ -79,7 +79,7 @@ def pending(limit: int, cursor: str | None) -> tuple[list[Adjustment], str | Non
     if cursor:
         query["ExclusiveStartKey"] = to_attributes({"PK": keys.PENDING_ADJUSTMENTS, "SK": cursors.decode(cursor)})
     response = dynamodb().query(**query)
-    items = [_from_item(from_attributes(item)) for item in response.get("Items", [])]
+    items = [adjustment_from_item(from_attributes(item)) for item in response.get("Items", [])]
     last = response.get("LastEvaluatedKey")
     next_cursor = cursors.encode(from_attributes(last)["SK"]) if last else None
     return items, next_cursor

@@ -15,13 +15,29 @@ from chalicelib.store.client import dynamodb, from_attributes, to_attributes
 _CARD_FIELDS = set(Card.model_fields)
 _ENTRY_FIELDS = set(LedgerEntry.model_fields)
 
+# Registered cards' members, as this process has read them. Registration is permanent (a card is
+# registered to at most one member, never moved), so an entry never goes stale: it lets a payment
+# or refund read the member in the same round trip as the card. Bounded; forgetting costs one read.
+_MEMBER_OF_CARD: dict[str, str] = {}
+_REMEMBERED_CARDS = 100_000
+
 
 def _table() -> str:
     return get_settings().ledger_table
 
 
 def card_from_item(item: dict[str, Any]) -> Card:
-    return Card.model_validate({k: v for k, v in item.items() if k in _CARD_FIELDS})
+    card = Card.model_validate({k: v for k, v in item.items() if k in _CARD_FIELDS})
+    if card.member_id is not None:
+        if len(_MEMBER_OF_CARD) >= _REMEMBERED_CARDS:
+            _MEMBER_OF_CARD.clear()
+        _MEMBER_OF_CARD[card.card_id] = card.member_id
+    return card
+
+
+def known_member(card_id: str) -> str | None:
+    """The member a card is registered to, if this process has seen it registered (no read)."""
+    return _MEMBER_OF_CARD.get(card_id)
 
 
 def card_item(card: Card) -> dict[str, Any]:
@@ -169,18 +185,7 @@ def refunded_update(card_id: str, payment_seq: int, version: int, refunded: int,
     }}
 
 
-def get_payment_for_refund(card_id: str, seq: int) -> tuple[LedgerEntry | None, Card | None, tuple[int, int, int]]:
-    """The payment entry, its card and its refunded totals in one strongly consistent BatchGetItem."""
-    wanted = {"entry": keys.ledger_entry(card_id, seq), "card": keys.card(card_id), "refunds": keys.refunds(card_id, seq)}
-    request = {_table(): {"Keys": [to_attributes(key) for key in wanted.values()], "ConsistentRead": True}}
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-    while request:
-        response = dynamodb().batch_get_item(RequestItems=request)
-        for raw in response.get("Responses", {}).get(_table(), []):
-            item = from_attributes(raw)
-            found[(item["PK"], item["SK"])] = item
-        request = response.get("UnprocessedKeys") or {}
-    entry, card, refunds = (found.get((key["PK"], key["SK"])) for key in wanted.values())
-    refunds = refunds or {}
-    return (entry_from_item(entry) if entry else None, card_from_item(card) if card else None,
-            (refunds.get("refunded", 0), refunds.get("stars_due_back", 0), refunds.get("version", 0)))
+def refunded_totals(item: dict[str, Any] | None) -> tuple[int, int, int]:
+    """A payment's (refunded, stars due back, version) from its REFUNDS# item (zeros before any)."""
+    item = item or {}
+    return item.get("refunded", 0), item.get("stars_due_back", 0), item.get("version", 0)

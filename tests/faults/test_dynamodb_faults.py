@@ -102,17 +102,43 @@ def test_a_timeout_after_dynamodb_committed_the_payment_applies_it_once(api, fau
     assert_reconciled(drain=drain)
 
 
-def test_a_timeout_after_the_key_was_taken_does_not_lock_the_client_out(api, faults, drain):
-    """The lock PutItem is applied and its response lost; botocore's retry of it must be seen as
-    the same request taking its own key, not as another request in progress."""
-    member, card = _member_card(api)
+def test_a_refusal_whose_record_write_lost_its_response_is_answered_as_the_refusal_and_replayed(api, faults, drain):
+    """A refusal's first response is stored by one PutItem of its own, conditioned on the key being
+    new. That PutItem is applied and its response lost; botocore's resend meets the record it
+    wrote: this request must see its own answer — the refusal, not a replay or request_in_progress —
+    and the client's retry gets it replayed."""
+    member, card = _member_card(api, balance=500)
     fault = faults.after_send("PutItem", read_timeout, times=1, table=get_settings().ledger_table)
 
-    paid = api.pay(card, 1_000, key="till-1")
+    refused = api.pay(card, 1_000, key="till-1")
+    retried = api.pay(card, 1_000, key="till-1")
 
     assert fault.struck == 1
-    assert paid.status_code == 201, paid.json
-    assert api.balance(card) == 9_000
+    assert (refused.status_code, refused.json["code"]) == (409, "insufficient_funds")
+    assert "Idempotent-Replayed" not in refused.headers
+    assert (retried.status_code, retried.json, retried.headers["Idempotent-Replayed"]) == (409, refused.json, "true")
+    assert api.balance(card) == 500 and _payments(api, card) == []
+    assert_reconciled(drain=drain)
+
+
+def test_a_duplicate_that_loses_the_race_for_the_key_replays_the_winners_response(api, faults, drain):
+    """Two requests under one key read "no record" and both plan; the first commits. The second's
+    transaction fails on the key's condition (and the card's version): it reads the record and
+    answers with the winner's response, as a replay, having moved nothing."""
+    member, card = _member_card(api)
+    winner, sent = [], []
+
+    def duplicate_commits_first(request, **_):
+        if not sent:
+            sent.append(True)
+            winner.append(api.pay(card, 1_000, key="till-1"))  # the duplicate, between our read and our write
+
+    faults._register("before-send.dynamodb.TransactWriteItems", duplicate_commits_first)
+    loser = api.pay(card, 1_000, key="till-1")
+
+    assert winner[0].status_code == 201 and "Idempotent-Replayed" not in winner[0].headers
+    assert (loser.status_code, loser.json, loser.headers["Idempotent-Replayed"]) == (201, winner[0].json, "true")
+    assert api.balance(card) == 9_000 and _payments(api, card) == [winner[0].json]
     assert_reconciled(drain=drain)
 
 
