@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
@@ -42,6 +43,25 @@ from local.tokens import make_token  # noqa: E402
 
 serialize_moto_requests()
 patch_moto_transactions()  # moto as the local stack runs it: streams survive cancelled transactions
+
+
+class _RequestPerThread(chalice_app.__class__):
+    """Lambda serves one request per process; chalice.test's Client keeps the current request in
+    one attribute of the app, so threads racing through it (tests/races, the concurrency tests)
+    could read each other's headers and body. Keep it per thread, as `chalice local` does."""
+
+    _requests = threading.local()
+
+    @property  # type: ignore[override]
+    def current_request(self):  # type: ignore[override]
+        return getattr(self._requests, "request", None)
+
+    @current_request.setter
+    def current_request(self, value) -> None:
+        self._requests.request = value
+
+
+chalice_app.__class__ = _RequestPerThread
 
 
 @pytest.fixture

@@ -64,10 +64,6 @@ class BalanceChange(BaseModel):
         return self.card.ledger_seq + 1
 
 
-def new_card_id() -> str:
-    return "crd_" + secrets.token_hex(10)
-
-
 def new_card_number() -> str:
     """A random 16-digit card number with a Luhn check digit."""
     body = [secrets.randbelow(10) for _ in range(15)]

@@ -82,8 +82,7 @@ def get_card(principal: Principal, card_id: str) -> CardResource:
 def find_by_number(principal: Principal, number: str) -> list[CardResource]:
     """The card presented at a till or read out on the phone."""
     require_role(principal, "pos", "agent", "supervisor")
-    card_id = card_store.card_id_for_number(number)
-    card = card_store.get_card(card_id) if card_id else None
+    card = card_store.card_by_number(number)
     if card:
         record_lookup(principal, "card.looked_up", card=card)
     return [card_resource(card)] if card else []
@@ -108,7 +107,7 @@ def issue_card(principal: Principal, member_id: str | None, currency: str | None
     def attempt() -> CardResource:
         now = clock.rfc3339(clock.now())
         number = rules.new_card_number()
-        card = Card(card_id=rules.new_card_id(), last4=number[-4:], member_id=member_id, currency=currency,
+        card = Card(card_id=card_store.new_card_id(number), last4=number[-4:], member_id=member_id, currency=currency,
                     created_at=now, updated_at=now)
         issued = card_resource(card, full_number=number)
         items = card_store.put_new_card(card, number)
@@ -255,7 +254,16 @@ def transfer(principal: Principal, card_id: str, to_card_id: str, amount: Money 
 
 
 def list_transactions(principal: Principal, card_id: str, limit: int, cursor: str | None) -> TransactionPage:
-    card = authorized_card(principal, card_id, "customer", "agent", "pos")
-    record_lookup(principal, "card.transactions_viewed", card=card)
+    """A page of the card's ledger, newest first, in one Query: its entries prove the card exists
+    and, for an owner, whose it is (registration is permanent, so an entry naming the member is
+    proof). Only an empty page, an owner's page of entries from before registration, or a staff
+    read (audited by card) reads the card item too."""
+    require_card_access(principal, principal.member_id if principal.role == "customer" else None,
+                        roles=("customer", "agent", "pos"))
     entries, next_cursor = card_store.list_entries(card_id, limit, cursor)
+    proven = bool(entries) and (principal.role == "pos" or any(
+        entry.member_id is not None and entry.member_id == principal.member_id for entry in entries))
+    if not proven:
+        card = authorized_card(principal, card_id, "customer", "agent", "pos")
+        record_lookup(principal, "card.transactions_viewed", card=card)
     return TransactionPage(items=[entry.public() for entry in entries], next_cursor=next_cursor)

@@ -11,6 +11,7 @@ from chalicelib.domain.ledger import LedgerEntry
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
 from chalicelib.store.client import dynamodb, from_attributes, to_attributes
+from chalicelib.store.reads import get_items
 
 _CARD_FIELDS = set(Card.model_fields)
 _ENTRY_FIELDS = set(LedgerEntry.model_fields)
@@ -55,11 +56,19 @@ def get_card(card_id: str) -> Card | None:
     return card_from_item(from_attributes(item)) if item else None
 
 
-def card_id_for_number(number: str) -> str | None:
-    key = keys.card_number(number, get_settings().card_number_pepper)
-    response = dynamodb().get_item(TableName=_table(), Key=to_attributes(key), ConsistentRead=True)
-    item = response.get("Item")
-    return from_attributes(item)["card_id"] if item else None
+def new_card_id(number: str) -> str:
+    return keys.card_id_for_number(number, get_settings().card_number_pepper)
+
+
+def card_by_number(number: str) -> Card | None:
+    """The card with this full number, strongly consistent, in one round trip: the card at the id
+    its number derives, read together with the number's guard — which names the card instead for
+    cards issued before ids were derived (one more read for those)."""
+    pepper = get_settings().card_number_pepper
+    card, guard = get_items([keys.card(keys.card_id_for_number(number, pepper)), keys.card_number(number, pepper)])
+    if card is not None:
+        return card_from_item(card)
+    return get_card(guard["card_id"]) if guard else None
 
 
 def put_new_card(card: Card, number: str) -> list[tuple[str, dict[str, Any]]]:
