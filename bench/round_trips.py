@@ -91,6 +91,9 @@ def measure() -> dict[str, dict]:
             post(f"/v1/cards/{gift['card_id']}/reloads", pos, reload_body)
             measured("payment, gift card (no stars)", lambda: post(f"/v1/cards/{gift['card_id']}/payments", pos, {"amount": {"amount": 500, "currency": "USD"}}))
             payment = measured("payment with stars", lambda: post(f"/v1/cards/{card['card_id']}/payments", pos, {"amount": {"amount": 2000, "currency": "USD"}}))
+            from chalicelib.store import cards as card_store
+            card_store._MEMBER_OF_CARD.clear()  # a process that has never read this card (a fresh Lambda instance)
+            measured("payment with stars, card new to the process", lambda: post(f"/v1/cards/{card['card_id']}/payments", pos, {"amount": {"amount": 100, "currency": "USD"}}))
             measured("purchase (stars only)", lambda: post(f"/v1/members/{member['member_id']}/purchases", pos, {"amount": {"amount": 1000, "currency": "USD"}, "tender": "cash"}))
             measured("redemption", lambda: post(f"/v1/members/{member['member_id']}/redemptions", pos, {"reward_id": "rw_25"}))
             measured("refund (partial, with stars)", lambda: post(f"/v1/transactions/{payment['tx_id']}/refunds", agent, {"amount": {"amount": 1000, "currency": "USD"}}))

@@ -6,12 +6,13 @@ import json
 import sys
 import warnings
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from chalicelib.observability import logger, tracer
-from tests.conftest import tokens
+from tests.conftest import money, tokens
 
 
 class _CurrentStdout:
@@ -177,3 +178,31 @@ def test_an_invocation_without_metrics_flushes_nothing_and_warns_nothing(client,
 
 def test_tracing_stays_off_outside_lambda():
     assert tracer.disabled
+
+
+def test_an_auto_reload_from_the_stream_is_counted_where_it_commits(api, drain, output):
+    member = api.enrol()["member_id"]
+    card = api.issue(member)["card_id"]
+    api.reload(card, 3_000)
+    api.request("PUT", f"/v1/cards/{card}/auto-reload", tokens.customer(member),
+                {"threshold": money(2_000), "amount": money(2_500), "payment_ref": "psp-auto"})
+    api.pay(card, 1_500, tokens.pos())
+    output.lines()
+
+    drain()
+
+    blobs = [line for line in output.lines() if "_aws" in line]
+    assert sum(blob.get("AutoReloads", [0])[0] for blob in blobs) == 1
+
+
+def test_the_expiry_run_counts_each_stars_expired_transaction(api, client, clock, output):
+    member = api.enrol()["member_id"]
+    api.post(f"/v1/members/{member}/purchases", tokens.pos(), {"amount": money(5_000), "tender": "cash"})
+    clock.advance(timedelta(days=200))
+    output.lines()
+
+    client.lambda_.invoke("expire_stars", client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]))
+
+    [blob] = [line for line in output.lines() if "_aws" in line]
+    assert blob["StarsExpirations"] == [1.0]
