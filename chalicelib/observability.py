@@ -11,8 +11,11 @@ handlers; see AWS-NOTES).
   per request `Requests`/`Failures` (5xx)/`Refusals` (4xx) by operation and channel, one count per
   new transaction (`Reloads`, `Payments`, `Redemptions`, …), and per stream batch `StreamRecords`,
   `StreamRecordFailures` and `StreamLag` (from the records' ApproximateCreationDateTime).
-- Traces: X-Ray through Tracer, one `## <function>` subsegment per invocation with the
-  correlation ids as annotations. Tracer disables itself outside Lambda and under `chalice local`.
+- Traces: Lambda's active tracing (the stage's `xray`) records each invocation; with
+  OMNICARD_TRACE_CALLS=true the stage also records, through Powertools' Tracer, one `## <function>`
+  subsegment per invocation with the DynamoDB and EventBridge calls under it and the correlation ids
+  as annotations. Off by default: the X-Ray SDK's import and botocore patching are about a third of
+  the API function's cold start (README, Cold start). Tracer disables itself outside Lambda.
 
 Per stage (.chalice/config.json): POWERTOOLS_LOG_LEVEL, POWERTOOLS_LOGGER_SAMPLE_RATE (share of
 invocations logged at DEBUG), POWERTOOLS_TRACE_DISABLED, POWERTOOLS_METRICS_DISABLED; `xray`
@@ -31,7 +34,7 @@ from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 from chalice.app import Request, Response
@@ -83,9 +86,18 @@ class InvocationMetrics:
 
 
 metrics = InvocationMetrics()
-# botocore only: DynamoDB and EventBridge calls are the latency worth tracing, and patching every
-# supported library (http.client too) would trace each AWS call twice and lengthen the cold start.
-tracer = Tracer(service=SERVICE, patch_modules=["botocore"])
+TRACE_CALLS = os.environ.get("OMNICARD_TRACE_CALLS", "").strip().lower() == "true"
+
+
+def _call_tracer() -> Any:
+    # botocore only: DynamoDB and EventBridge calls are the latency worth tracing, and patching every
+    # supported library (http.client too) would trace each AWS call twice and lengthen the cold start.
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE, patch_modules=["botocore"])
+
+
+tracer = _call_tracer() if TRACE_CALLS else None
 
 # The business name of the count a new transaction adds; transfer_in is the other half of a transfer.
 TRANSACTION_METRICS = {
@@ -223,7 +235,7 @@ def _begin(context: Any) -> None:
 
 @contextmanager
 def _subsegment(name: str) -> Iterator[None]:
-    if tracer.disabled:
+    if tracer is None or tracer.disabled:
         yield
         return
     with tracer.provider.in_subsegment(name=f"## {name}") as subsegment:

@@ -6,14 +6,16 @@ Tokens are verified inside the function rather than by an API Gateway authorizer
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
 from pydantic import ValidationError
 
 from chalicelib.domain.errors import Unauthorized
 from chalicelib.domain.principals import Principal
 from chalicelib.settings import get_settings
+
+if TYPE_CHECKING:
+    import jwt
 
 _REQUIRED_BY_ROLE = {
     "customer": ("member_id", "channel"),
@@ -27,12 +29,18 @@ _CHANNEL_BY_ROLE = {"pos": "pos", "agent": "phone", "supervisor": "phone", "serv
 
 @lru_cache(maxsize=1)
 def _jwks_client(url: str) -> jwt.PyJWKClient:
+    import jwt
+
     # Keys are cached per process; an unknown kid makes PyJWT refetch the set once.
     return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600)
 
 
 def verify_token(token: str) -> dict[str, Any]:
     """The token's claims if its signature, expiry (and on deployed stages issuer and audience) hold."""
+    # Imported at the first token, not with the app: PyJWT loads the cryptography package's RS256
+    # and X.509 code (~a tenth of the API's cold start), which health and OpenAPI calls never need.
+    import jwt
+
     settings = get_settings()
     try:
         if settings.auth_mode == "hs256":
