@@ -131,9 +131,10 @@ def register_card(principal: Principal, number: str, member_id: str, gate: Gate 
             raise Forbidden("a customer may register cards only to its own member")
     else:
         require_role(principal, "agent", "supervisor")
-    card_id = card_store.card_id_for_number(number)
-    if card_id is None:
+    found = card_store.card_by_number(number)
+    if found is None:
         raise NotFound("no card has this number")
+    card_id = found.card_id
 
     def attempt() -> CardResource:
         (item,) = ledger.read(gate, keys.card(card_id))
