@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from chalicelib.domain.errors import AlreadyDecided, Forbidden
 from chalicelib.domain.money import Money
 from chalicelib.domain.principals import Principal
-from chalicelib.settings import Approvals
+from chalicelib.domain.rules import Approvals
 
 ReasonCode = Literal["goodwill", "service_recovery", "correction", "fraud", "other"]
 Status = Literal["pending_approval", "approved", "rejected"]

@@ -10,7 +10,7 @@ from chalicelib.domain.cards import AutoReload, Card
 from chalicelib.domain.errors import CardNotActive, LimitExceeded
 from chalicelib.domain.ledger import tx_id_for
 from chalicelib.domain.money import Money, require_currency
-from chalicelib.settings import MoneyLimits
+from chalicelib.domain.rules import MoneyLimits
 
 
 def plan_settings(card: Card, threshold: Money, amount: Money, limits: MoneyLimits) -> AutoReload:

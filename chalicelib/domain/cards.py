@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from chalicelib.domain.errors import CardNotActive, CurrencyMismatch, InsufficientFunds, LimitExceeded, ValidationFailed
 from chalicelib.domain.money import Money, require_currency
-from chalicelib.settings import MoneyLimits, Rules
+from chalicelib.domain.rules import MoneyLimits, Rules
 
 Status = Literal["active", "frozen", "closed"]
 

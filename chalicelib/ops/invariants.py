@@ -16,7 +16,7 @@ from chalicelib.domain.ledger import LedgerEntry, parse_tx_id, tx_id_for
 from chalicelib.domain.members import normalise_email
 from chalicelib.domain.stars import next_expiry
 from chalicelib.ops.snapshot import Snapshot
-from chalicelib.settings import Rules
+from chalicelib.domain.rules import Rules
 from chalicelib.store import keys
 
 @dataclass(frozen=True)

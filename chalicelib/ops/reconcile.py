@@ -13,7 +13,7 @@ from typing import Any
 from chalicelib import clock
 from chalicelib.ops import invariants, snapshot
 from chalicelib.ops.invariants import Breach, Context, Outcome
-from chalicelib.settings import Rules
+from chalicelib.domain.rules import Rules
 
 
 @dataclass(frozen=True)
