@@ -26,7 +26,6 @@ class Settings(BaseModel):
     jwt_audience: str | None = None
     card_number_pepper: str = "omnicard-local-pepper"
     idempotency_ttl_hours: int = Field(48, ge=24)
-    idempotency_lock_seconds: int = Field(60, gt=0)
     max_body_bytes: int = 64 * 1024
     write_attempts: int = Field(24, ge=1)
     rules: Rules = Field(default_factory=Rules)
