@@ -19,15 +19,23 @@ ROLE ?= customer
 STAGE ?= dev
 PACKAGE_REGION ?= $(or $(AWS_DEFAULT_REGION),us-east-1)
 
-.PHONY: .venv run test screenshots token demo docs requirements package clean reconcile expire-stars events
+DEPLOY_VENV := build/.deploy-venv
+DEPLOY_STAMP := $(DEPLOY_VENV)/.installed
+
+.PHONY: .venv run test screenshots token demo docs requirements lock package deploy-check clean reconcile expire-stars events
 
 .venv: $(STAMP)
 
-# Reinstalls whenever pyproject.toml changes; pip itself is left as the venv ships it.
-# pip's output goes to stderr so `make -s token | head -1` still yields the token on a fresh venv.
-$(STAMP): pyproject.toml
+# Installs exactly requirements.lock (every package pinned with its hashes; `make lock` writes it),
+# again whenever the lock or pyproject.toml changes: pip installs the lock, uv removes what the lock
+# no longer holds, then the project itself goes in without dependencies (and without a build
+# environment: setuptools comes from the lock). pip's output goes to stderr so
+# `make -s token | head -1` still yields the token on a fresh venv.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]' 1>&2
+	$(BIN)/python -m pip install --disable-pip-version-check --require-hashes -r requirements.lock 1>&2
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python --require-hashes requirements.lock 1>&2
+	$(BIN)/python -m pip install --disable-pip-version-check --no-deps --no-build-isolation -e . 1>&2
 	touch $@
 
 # make run [PORT=8000] [VERBOSE=1]: the local stack (README, "Run it locally"). One short line per
@@ -76,8 +84,10 @@ demo: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python -m local.apidocs
 
-# chalice package reads only requirements.txt: regenerate it from [project].dependencies.
-requirements: $(STAMP)
+# make lock: resolve pyproject.toml's pins into requirements.txt (the Lambda's runtime lock, which
+# chalice package reads), requirements.lock (runtime + dev, what .venv holds) and the deploy tools'
+# lock, every package with its hashes (local/export_requirements.py, uv). Needs PyPI.
+lock requirements: $(STAMP)
 	$(BIN)/python -m local.export_requirements
 
 # make package [STAGE=dev]: the deployable SAM template and code zip of a stage in build/$(STAGE)/
@@ -87,6 +97,21 @@ requirements: $(STAMP)
 package: $(STAMP)
 	$(BIN)/python -m infra.package --stage $(STAGE) --region $(PACKAGE_REGION) --out build/$(STAGE)
 	$(BIN)/cfn-lint build/$(STAGE)/sam.json
+
+# make deploy-check [STAGE=dev]: the deploy rehearsal CI runs beside `make test`: package the stage,
+# run the README's Deploy commands with the AWS CLI against a loopback moto server (the SAM
+# transform bridged by aws-sam-translator), assert the stack's wiring, cfn-lint and checkov both
+# templates (tests/infra/test_deploy_rehearsal.py). Its tools live in their own locked venv,
+# build/.deploy-venv (~450 MB, ~1.5 min the first time): their pins clash with the app's.
+$(DEPLOY_STAMP): infra/deploy-tools/requirements.lock
+	rm -rf $(DEPLOY_VENV)
+	$(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/python -m pip install --disable-pip-version-check --require-hashes --no-deps -r $< 1>&2
+	touch $@
+
+deploy-check: $(STAMP) $(DEPLOY_STAMP) package
+	env $(TEST_ENV) OMNICARD_DEPLOY_CHECK=1 $(BIN)/python -m pytest tests/infra/test_deploy_rehearsal.py \
+		-p no:randomly -W ignore::UserWarning $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) local/.state build dist *.egg-info .pytest_cache .hypothesis

@@ -24,7 +24,11 @@ class Settings(BaseModel):
     jwks_url: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    # The card-number HMAC key (read through card_number_pepper() below). Deployed stages name an
+    # SSM SecureString parameter instead (card_number_pepper_parameter); local stages and the tests
+    # use this value.
     card_number_pepper: str = "omnicard-local-pepper"
+    card_number_pepper_parameter: str | None = None
     idempotency_ttl_hours: int = Field(48, ge=24)
     max_body_bytes: int = 64 * 1024
     write_attempts: int = Field(24, ge=1)
@@ -63,6 +67,7 @@ _ENV = {
     "jwt_issuer": "OMNICARD_JWT_ISSUER",
     "jwt_audience": "OMNICARD_JWT_AUDIENCE",
     "card_number_pepper": "OMNICARD_CARD_NUMBER_PEPPER",
+    "card_number_pepper_parameter": "OMNICARD_CARD_NUMBER_PEPPER_PARAMETER",
     "cors_allowed_origins": "OMNICARD_CORS_ALLOWED_ORIGINS",
 }
 # An origin as browsers send it (RFC 6454 serialisation). Exact strings, so no wildcard can let in a
@@ -111,8 +116,30 @@ def configured_rules() -> Rules:
 
 def card_number_pepper() -> str:
     """The card-number pepper alone (it also keys transaction ids), for code that must not need the
-    rest of the settings: `omnicard reconcile` runs on an operator's machine without a JWT secret."""
+    rest of the settings: `omnicard reconcile` runs on an operator's machine without a JWT secret.
+
+    A deployed stage names an SSM SecureString parameter (OMNICARD_CARD_NUMBER_PEPPER_PARAMETER),
+    read once per process and cached: a Lambda environment variable would be readable by anyone
+    allowed lambda:GetFunctionConfiguration. Local stages and the tests name none and use
+    OMNICARD_CARD_NUMBER_PEPPER or the local default."""
+    parameter = os.environ.get(_ENV["card_number_pepper_parameter"])
+    if parameter:
+        return _pepper_from_parameter(parameter)
     return os.environ.get(_ENV["card_number_pepper"]) or Settings.model_fields["card_number_pepper"].default
+
+
+_MIN_PEPPER_LENGTH = 32
+
+
+@lru_cache(maxsize=4)
+def _pepper_from_parameter(name: str) -> str:
+    """One decrypted GetParameter per process (cold start), cached for the life of the instance."""
+    from chalicelib.store.client import ssm  # the process's one SSM client (settings stays free of boto3 at import)
+
+    value: str = ssm().get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    if len(value) < _MIN_PEPPER_LENGTH:
+        raise SettingsError(f"SSM parameter {name}: the card-number pepper must be at least {_MIN_PEPPER_LENGTH} characters")
+    return value
 
 
 def reset_settings() -> None:

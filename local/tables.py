@@ -25,7 +25,7 @@ _COPIED = ("AttributeDefinitions", "KeySchema", "BillingMode", "ProvisionedThrou
            "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
 # Properties that matter only to a deployed table (or are applied after creation).
 _IGNORED = frozenset({"TimeToLiveSpecification", "PointInTimeRecoverySpecification",
-                      "DeletionProtectionEnabled", "Tags", "ContributorInsightsSpecification",
+                      "DeletionProtectionEnabled", "SSESpecification", "Tags", "ContributorInsightsSpecification",
                       "TableClass"})
 
 

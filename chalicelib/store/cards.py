@@ -8,7 +8,7 @@ from typing import Any
 from chalicelib.domain.cards import BalanceChange, Card
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.ledger import LedgerEntry
-from chalicelib.settings import get_settings
+from chalicelib.settings import card_number_pepper, get_settings
 from chalicelib.store import keys
 from chalicelib.store.client import dynamodb, from_attributes, to_attributes
 from chalicelib.store.reads import get_items
@@ -57,14 +57,14 @@ def get_card(card_id: str) -> Card | None:
 
 
 def new_card_id(number: str) -> str:
-    return keys.card_id_for_number(number, get_settings().card_number_pepper)
+    return keys.card_id_for_number(number, card_number_pepper())
 
 
 def card_by_number(number: str) -> Card | None:
     """The card with this full number, strongly consistent, in one round trip: the card at the id
     its number derives, read together with the number's guard — which names the card instead for
     cards issued before ids were derived (one more read for those)."""
-    pepper = get_settings().card_number_pepper
+    pepper = card_number_pepper()
     card, guard = get_items([keys.card(keys.card_id_for_number(number, pepper)), keys.card_number(number, pepper)])
     if card is not None:
         return card_from_item(card)
@@ -78,7 +78,7 @@ def put_new_card(card: Card, number: str) -> list[tuple[str, dict[str, Any]]]:
                           "ConditionExpression": "attribute_not_exists(PK)"}}),
         ("card_number", {"Put": {
             "TableName": _table(),
-            "Item": to_attributes({**keys.card_number(number, get_settings().card_number_pepper), "card_id": card.card_id}),
+            "Item": to_attributes({**keys.card_number(number, card_number_pepper()), "card_id": card.card_id}),
             "ConditionExpression": "attribute_not_exists(PK)"}}),
     ]
 

@@ -27,10 +27,17 @@ def events() -> Any:
     return boto3.client("events", config=_CONFIG)
 
 
+@lru_cache(maxsize=1)
+def ssm() -> Any:
+    """Parameter Store, for the card-number pepper of a deployed stage."""
+    return boto3.client("ssm", config=_CONFIG)
+
+
 def reset_clients() -> None:
     """Drop cached clients (tests start moto after import)."""
     dynamodb.cache_clear()
     events.cache_clear()
+    ssm.cache_clear()
 
 
 def to_attributes(values: dict[str, Any]) -> dict[str, Any]:

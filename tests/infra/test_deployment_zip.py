@@ -1,12 +1,11 @@
 """The code zip `make package` writes is complete on its own: in a clean venv holding nothing but the
 zip's contents, `import app` works with the tracer on (as in Lambda) and the handler serves a
-request. A runtime dependency missing from requirements.txt, or aws_xray_sdk, shows here."""
+request, holding exactly the runtime lock (requirements.txt). A missing dependency, or aws_xray_sdk, shows here."""
 from __future__ import annotations
 
 import json
 import os
 import platform
-import re
 import subprocess
 import venv
 import zipfile
@@ -14,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.sam_package import ROOT, Package
+from local.export_requirements import REQUIREMENTS, locked_versions, normalise
+from tests.infra.sam_package import Package
 
 # Runs inside the clean venv with `python -I`: imports only from the unzipped package and the stdlib.
 _SERVE_HEALTH = r"""
@@ -53,18 +53,13 @@ def task_root(package: Package, tmp_path_factory: pytest.TempPathFactory) -> Pat
     return root
 
 
-def _requirements() -> dict[str, str]:
-    pins = {}
-    for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines():
-        line = line.split("#")[0].strip()
-        if line:
-            name, version = re.fullmatch(r"([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==(\S+)", line).groups()
-            pins[_normalise(name)] = version
-    return pins
-
-
-def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "_", name).lower()
+def _shipped(task_root: Path) -> dict[str, str]:
+    """{normalised name: version} of every distribution in the unzipped package."""
+    shipped = {}
+    for info in task_root.glob("*.dist-info"):
+        name, version = info.name[: -len(".dist-info")].rsplit("-", 1)
+        shipped[normalise(name)] = version
+    return shipped
 
 
 @pytest.mark.skipif(platform.machine() != "x86_64", reason="the zip holds x86_64 Linux wheels (Architectures: x86_64)")
@@ -91,15 +86,13 @@ def test_the_zip_alone_imports_the_app_and_serves_a_request_with_tracing_on(task
     assert served and served[0]["correlation_id"] == "apigw-request-1"
 
 
-def test_every_pinned_runtime_dependency_ships_at_its_pinned_version(task_root: Path):
-    shipped = {}
-    for info in task_root.glob("*.dist-info"):
-        name, version = info.name[: -len(".dist-info")].rsplit("-", 1)
-        shipped[_normalise(name)] = version
+def test_the_zip_holds_exactly_the_runtime_lock(task_root: Path):
+    shipped, locked = _shipped(task_root), locked_versions(REQUIREMENTS)
 
-    for name, version in _requirements().items():
-        assert shipped.get(name) == version, f"{name}=={version} from requirements.txt is not in the zip"
-    assert "aws_xray_sdk" in shipped, "Tracer needs aws-xray-sdk (aws-lambda-powertools[tracer])"
+    assert {name: (shipped.get(name), version) for name, version in locked.items() if shipped.get(name) != version} == {}, \
+        "locked package missing from the zip or at another version"
+    assert sorted(set(shipped) - set(locked)) == [], "the zip holds packages the lock does not"
+    assert "aws-xray-sdk" in shipped, "Tracer needs aws-xray-sdk (aws-lambda-powertools[tracer])"
 
 
 def test_the_zip_ships_the_app_and_nothing_from_the_local_stack_or_tests(task_root: Path):

@@ -15,6 +15,16 @@ from chalicelib.settings import Settings
 from local.tables import create_tables, load_template, table_resources
 
 
+def _tables_template(tables: dict[str, Any]) -> str:
+    """A stack of just these Table resources, with the parameter and condition their encryption
+    setting reads (default: DynamoDB's own key; the customer-managed key is left out)."""
+    template = load_template()
+    return json.dumps({"AWSTemplateFormatVersion": "2010-09-09",
+                       "Parameters": {"TableEncryption": template["Parameters"]["TableEncryption"]},
+                       "Conditions": {"HasCustomerManagedKey": template["Conditions"]["HasCustomerManagedKey"]},
+                       "Resources": tables})
+
+
 @pytest.fixture
 def dynamodb() -> Iterator[Any]:
     with mock_aws():
@@ -40,8 +50,7 @@ def test_cloudformation_and_the_local_stack_build_the_same_tables(dynamodb: Any)
     tables = {name: resource for name, resource in load_template()["Resources"].items()
               if resource["Type"] == "AWS::DynamoDB::Table"}
     cloudformation = boto3.client("cloudformation", region_name="us-east-1")
-    cloudformation.create_stack(StackName="omnicard-tables", TemplateBody=json.dumps(
-        {"AWSTemplateFormatVersion": "2010-09-09", "Resources": tables}))
+    cloudformation.create_stack(StackName="omnicard-tables", TemplateBody=_tables_template(tables))
     deployed = {r["LogicalResourceId"]: r["PhysicalResourceId"]
                 for r in cloudformation.describe_stack_resources(StackName="omnicard-tables")["StackResources"]}
     settings = Settings(ledger_table="local-ledger", views_table="local-views", jwt_secret="local-test-secret")
@@ -78,7 +87,7 @@ def test_a_table_changed_on_one_side_only_is_caught(dynamodb: Any):
     views["GlobalSecondaryIndexes"] = [{"IndexName": "GSI9", "KeySchema": [{"AttributeName": "GSI9PK", "KeyType": "HASH"}],
                                         "Projection": {"ProjectionType": "KEYS_ONLY"}}]
     cloudformation = boto3.client("cloudformation", region_name="us-east-1")
-    cloudformation.create_stack(StackName="drifted", TemplateBody=json.dumps({"Resources": {"ViewsTable": tables["ViewsTable"]}}))
+    cloudformation.create_stack(StackName="drifted", TemplateBody=_tables_template({"ViewsTable": tables["ViewsTable"]}))
     [resource] = cloudformation.describe_stack_resources(StackName="drifted")["StackResources"]
     settings = Settings(ledger_table="local-ledger", views_table="local-views", jwt_secret="local-test-secret")
 
