@@ -100,16 +100,24 @@ def function_entries(root: Path = ROOT) -> dict[str, list[Path]]:
     those app.py's other module-level code names (shared: every function imports app.py). Keyed by
     Chalice's logical id (`expire_stars` → ExpireStars)."""
     app = ast.parse((root / "app.py").read_text(encoding="utf-8"))
-    imported: dict[str, Path] = {}
-    for node in app.body:
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("chalicelib"):
-            for alias in node.names:
-                base = root.joinpath(*node.module.split("."))  # type: ignore[union-attr]
-                candidates = [base / f"{alias.name}.py", base.with_suffix(".py"), base / "__init__.py"]
-                imported[alias.asname or alias.name] = next(path for path in candidates if path.is_file())
+    def imports(nodes: list[ast.AST]) -> dict[str, Path]:
+        found: dict[str, Path] = {}
+        for node in (n for top in nodes for n in ast.walk(top)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("chalicelib"):
+                for alias in node.names:
+                    base = root.joinpath(*node.module.split("."))  # type: ignore[union-attr]
+                    candidates = [base / f"{alias.name}.py", base.with_suffix(".py"), base / "__init__.py"]
+                    found[alias.asname or alias.name] = next(path for path in candidates if path.is_file())
+        return found
+
+    imported = imports([node for node in app.body if isinstance(node, ast.ImportFrom)])
 
     def named(nodes: list[ast.AST]) -> list[Path]:
-        return sorted({imported[n.id] for node in nodes for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in imported})
+        # app.py's module-level imports the nodes name, and what the nodes import themselves (a
+        # handler importing its code in its body, so the other functions never load it)
+        local = imports(nodes)
+        return sorted({imported[n.id] for node in nodes for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in imported}
+                      | set(local.values()))
 
     handlers = [node for node in app.body if isinstance(node, ast.FunctionDef)]
     routes = [node for node in app.body if isinstance(node, ast.For)]  # the blueprint registration loop
