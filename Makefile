@@ -15,6 +15,7 @@ TEST_ENV := -u AWS_PROFILE -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_DYNAMODB -u A
 	AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 
 PYTEST_ARGS ?=
+TEST_WORKERS ?= 2
 ROLE ?= customer
 STAGE ?= dev
 PACKAGE_REGION ?= $(or $(AWS_DEFAULT_REGION),us-east-1)
@@ -56,8 +57,10 @@ expire-stars: $(STAMP)
 events: $(STAMP)
 	@$(BIN)/python -m local.ops --port $(or $(PORT),8000) events $(if $(filter 0,$(FOLLOW)),,--follow)
 
+# TEST_WORKERS=2 (CI has 2 cores): pytest-xdist runs whole test files per worker, so module
+# fixtures (a served stack, a browser) stay in one process. TEST_WORKERS=0 runs in this process.
 test: $(STAMP)
-	env $(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	env $(TEST_ENV) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The README's console and docs-page pictures (docs/screenshots/), taken by the browser suite in
 # headless Chromium at 1280x800. Needs chromium (`apt-get install -y --no-install-recommends chromium`).

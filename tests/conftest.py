@@ -217,3 +217,17 @@ def clock():
     clock_module.use_clock(fixed)
     yield fixed
     clock_module.use_clock(clock_module.SystemClock())
+
+
+BROWSER_SKIP_PREFIX = "browser tests skipped:"
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """One closing line when the browser tests were skipped for want of Chromium (the reason is set
+    in tests/browser/conftest.py; here because xdist's workers do not write the summary)."""
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        if reason.startswith(BROWSER_SKIP_PREFIX):
+            terminalreporter.write_line(reason)
+            return

@@ -50,15 +50,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     browser_items = [item for item in items if Path(str(item.fspath)).is_relative_to(HERE)]
     for item in browser_items:
         item.add_marker(skip)
-    config.stash[_SKIPPED] = len(browser_items)
-
-
-_SKIPPED = pytest.StashKey[int]()
-
-
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    if config.stash.get(_SKIPPED, 0):
-        terminalreporter.write_line(ENABLE.format(path=CHROMIUM))
+    # The run's closing line is written by tests/conftest.py's pytest_terminal_summary: under
+    # pytest-xdist only the root conftest's hooks run in the process that writes the summary.
 
 
 # ---------------------------------------------------------------------------------------------
