@@ -54,13 +54,21 @@ class DailyLimitReached(Exception):
     past the threshold for the UTC day: it is filed for approval instead of applied."""
 
 
-def daily_tally(size_of_entry: int, created_at: str, approvals: Approvals, *, stars: bool) -> tuple[str, int, int, int]:
+def utc_day(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d")
+
+
+def daily_tally(size_of_entry: int, counted: int, created_at: str, approvals: Approvals, *,
+                stars: bool) -> tuple[str, int, int, int]:
     """(UTC day, size, limit, expires_at epoch seconds) of an unapproved adjustment's count toward
-    the daily limit. The tally item expires (TTL) three days after its day began: kept a while for
-    operators and reconcile, never read again by the app."""
+    the daily limit, given what its agent already `counted` on the card (member) that day as read;
+    DailyLimitReached when that already leaves no room. The tally item expires (TTL) three days after
+    its day began: kept a while for operators and reconcile, never read by the app after its day."""
     day = created_at[:10]  # created_at is RFC 3339 UTC
-    end = datetime.fromisoformat(day).replace(tzinfo=timezone.utc) + timedelta(days=3)
     limit = approvals.stars_threshold if stars else approvals.money_threshold
+    if counted + abs(size_of_entry) > limit:
+        raise DailyLimitReached(f"{counted} + {abs(size_of_entry)} adjusted alone today would pass {limit}")
+    end = datetime.fromisoformat(day).replace(tzinfo=timezone.utc) + timedelta(days=3)
     return day, abs(size_of_entry), limit, int(end.timestamp())
 
 

@@ -4,13 +4,14 @@ member's stars) in a UTC day: a supervisor other than the requester applies or r
 exactly once."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
 
 from chalicelib import clock
 from chalicelib.domain.adjustments import (Adjustment, DailyLimitReached, daily_tally, decided, needs_approval,
-                                           new_adjustment_id, require_decider)
+                                           new_adjustment_id, require_decider, utc_day)
 from chalicelib.domain.cards import BalanceChange, Card
 from chalicelib.domain.errors import AlreadyDecided, InsufficientFunds, LimitExceeded, NotFound
 from chalicelib.domain.ledger import Transaction, tx_id_for
@@ -67,9 +68,10 @@ def adjust_card(principal: Principal, card_id: str, amount: Money, reason_code: 
         return file_pending()
 
     def attempt() -> Transaction:
-        (item,) = ledger.read(gate, keys.card(card_id))
+        now = clock.now()
+        item, tally = ledger.read(gate, keys.card(card_id), _tally_key(card_id, principal, now))
         return _apply_to_card(principal, card_as(principal, item, "agent"), principal.agent_id, gate,
-                              "adjustment.applied", None, extra=[], daily=True, **request)
+                              "adjustment.applied", None, extra=[], counted=_total(tally), at=now, **request)
 
     try:
         return retrying(attempt, gate, refusals={DAILY: DailyLimitReached})
@@ -94,9 +96,10 @@ def adjust_member_stars(principal: Principal, member_id: str, stars: int, reason
         return file_pending()
 
     def attempt() -> Transaction:
-        (item,) = ledger.read(gate, keys.member(member_id))
+        now = clock.now()
+        item, tally = ledger.read(gate, keys.member(member_id), _tally_key(member_id, principal, now))
         return _apply_to_member(principal, member_from(item), principal.agent_id, gate, "adjustment.applied",
-                                None, extra=[], daily=True, **request)
+                                None, extra=[], counted=_total(tally), at=now, **request)
 
     try:
         return retrying(attempt, gate, refusals={DAILY: DailyLimitReached})
@@ -104,10 +107,22 @@ def adjust_member_stars(principal: Principal, member_id: str, stars: int, reason
         return file_pending()
 
 
-def _daily_count(subject: str, agent_id: str | None, size: int, created_at: str, *, stars: bool) -> list:
-    """The transaction item counting an unapproved adjustment toward its agent's daily limit.
-    Approved adjustments do not count: a second person already checked them (README, Call-center)."""
-    day, size, limit, expires_at = daily_tally(size, created_at, get_settings().rules.approvals, stars=stars)
+def _tally_key(subject: str, principal: Principal, now: datetime) -> dict[str, str]:
+    """The agent's daily tally on `subject`, read with it (and the request's key record) in one round trip."""
+    return keys.adjustment_tally(subject, utc_day(now), principal.agent_id or "")
+
+
+def _total(tally: dict[str, Any] | None) -> int:
+    return int((tally or {}).get("total", 0))
+
+
+def _daily_count(subject: str, agent_id: str | None, size: int, counted: int, created_at: str, *,
+                 stars: bool) -> list:
+    """The transaction item counting an unapproved adjustment toward its agent's daily limit — or
+    DailyLimitReached when the total read with the subject leaves no room, so filing it for approval
+    needs no cancelled write. Under races the item's condition is what decides. Approved adjustments
+    do not count: a second person already checked them (README, Call-center)."""
+    day, size, limit, expires_at = daily_tally(size, counted, created_at, get_settings().rules.approvals, stars=stars)
     return [(DAILY, adjustment_store.count_toward_daily_limit(subject, day, agent_id or "", size, limit, expires_at))]
 
 
@@ -126,11 +141,12 @@ def _file_pending(principal: Principal, gate: Gate | None, **fields: Any) -> Adj
 
 def _apply_to_card(principal: Principal, card: Card, agent_id: str | None, gate: Gate | None, action: str,
                    adjustment_id: str | None, *, extra: list, amount: Money, reason_code: str, note: str | None,
-                   ticket_ref: str | None, daily: bool = False) -> Transaction:
+                   ticket_ref: str | None, counted: int | None = None, at: datetime | None = None) -> Transaction:
+    """`counted`: what the agent adjusted alone on the card today, as read (None: approved, not counted)."""
     change = plan_card_adjustment(card, amount)
-    entry = ledger_entry(principal, change, "adjustment", gate, agent_id=agent_id, reason_code=reason_code)
-    if daily:
-        extra = [*extra, *_daily_count(card.card_id, agent_id, amount.amount, entry.created_at, stars=False)]
+    entry = ledger_entry(principal, change, "adjustment", gate, agent_id=agent_id, reason_code=reason_code, at=at)
+    if counted is not None:
+        extra = [*extra, *_daily_count(card.card_id, agent_id, amount.amount, counted, entry.created_at, stars=False)]
     audit = staff_action(principal, action, card=card, tx_id=entry.tx_id, adjustment_id=adjustment_id,
                          reason_code=reason_code, note=note, ticket_ref=ticket_ref, before=card_state(card),
                          after=card_state(card, balance=change.balance_after))
@@ -139,13 +155,14 @@ def _apply_to_card(principal: Principal, card: Card, agent_id: str | None, gate:
 
 def _apply_to_member(principal: Principal, member: Member, agent_id: str | None, gate: Gate | None,
                      action: str, adjustment_id: str | None, *, extra: list, stars: int, reason_code: str,
-                     note: str | None, ticket_ref: str | None, daily: bool = False) -> Transaction:
-    now = clock.now()
+                     note: str | None, ticket_ref: str | None, counted: int | None = None,
+                     at: datetime | None = None) -> Transaction:
+    now = at or clock.now()
     rules = get_settings().rules.stars
     after = adjust_stars(member, stars, now, rules)
     entry = member_entry(principal, after, "adjustment", stars, now, gate, agent_id=agent_id, reason_code=reason_code)
-    if daily:
-        extra = [*extra, *_daily_count(member.member_id, agent_id, stars, entry.created_at, stars=True)]
+    if counted is not None:
+        extra = [*extra, *_daily_count(member.member_id, agent_id, stars, counted, entry.created_at, stars=True)]
     audit = staff_action(principal, action, member_id=member.member_id, tx_id=entry.tx_id, adjustment_id=adjustment_id,
                          reason_code=reason_code, note=note, ticket_ref=ticket_ref,
                          before={"stars": member.stars_now(now)}, after={"stars": after.stars_now(now)})

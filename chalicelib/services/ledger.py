@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from chalicelib import clock
 from chalicelib.domain.audit import AuditRecord
 from chalicelib.domain.cards import BalanceChange
-from chalicelib.domain.errors import ConcurrentUpdate, DomainError
+from chalicelib.domain.errors import ConcurrentUpdate
 from chalicelib.domain.ledger import Kind, LedgerEntry, Transaction, tx_id_for
 from chalicelib.domain.members import Member
 from chalicelib.domain.principals import Principal
@@ -58,7 +58,7 @@ def commit(items: list[tuple[str, dict[str, Any]]], gate: Gate | None, response_
 
 
 def retrying(attempt: Callable[[], T], gate: Gate | None = None, *,
-             refusals: dict[str, Callable[[], DomainError]] | None = None) -> T:
+             refusals: dict[str, Callable[[], Exception]] | None = None) -> T:
     """Run `attempt` (read, plan, commit) until it commits. A failed condition on the idempotency
     record means the key was answered meanwhile: replay that answer. One on a label in `refusals`
     is final (e.g. the email already taken); anything else means our read was stale or another
