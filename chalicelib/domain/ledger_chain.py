@@ -131,3 +131,10 @@ def link_after(head: str | None, entries_so_far: int) -> str | None:
     if head is not None:
         return head
     return GENESIS if entries_so_far == 0 else None
+
+
+def is_linking(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether a stored entry changed only by getting its links (`omnicard backfill-chain`): the
+    one change an entry may ever see."""
+    return ("hash" not in old and "prev_hash" not in old and "hash" in new
+            and {key: value for key, value in new.items() if key not in ("prev_hash", "hash")} == dict(old))

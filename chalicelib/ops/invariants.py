@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from chalicelib.domain.cards import card_resource
 from chalicelib.domain.ledger import LedgerEntry, parse_tx_id, tx_id_for
-from chalicelib.domain.ledger_chain import first_break
+from chalicelib.domain.ledger_chain import first_break, is_linking
 from chalicelib.domain.members import normalise_email
 from chalicelib.domain.stars import next_expiry
 from chalicelib.ops.snapshot import Snapshot
@@ -168,7 +168,8 @@ def versions_gapless_in_history(ctx: Context) -> Outcome:
             if not seen or seen[-1] != new["version"]:  # moto re-emits an unchanged item; DynamoDB does not
                 seen.append(new["version"])
         elif kind in ("ledger_entry", "member_entry") and key[1].startswith(keys.TX_PREFIX):
-            if change["old"] is not None or change["event"] == "REMOVE":
+            if change["event"] == "REMOVE" or (change["old"] is not None
+                                               and not is_linking(change["old"], new)):  # backfill-chain's links
                 outcome.breach(f"{key[0]}/{key[1]}", f"ledger entry changed ({change['event']})")
             elif "tx_id" in new:
                 inserts[key] += 1
