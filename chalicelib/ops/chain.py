@@ -93,13 +93,14 @@ def _get(base_url: str, path: str, token: str, timeout: float) -> Any:
         raise ApiError(f"GET {path}: {exc}") from exc
 
 
-def card_transactions(base_url: str, card_id: str, token: str, timeout: float = 10.0) -> list[dict[str, Any]]:
+def card_transactions(base_url: str, card_id: str, token: str, timeout: float = 10.0,
+                      page_size: int = 100) -> list[dict[str, Any]]:
     """All of a card's transactions, oldest first (the API pages them newest first)."""
     path = f"/v1/cards/{urllib.parse.quote(card_id, safe='')}/transactions"
     found: list[dict[str, Any]] = []
     cursor: str | None = None
     while True:
-        query = urllib.parse.urlencode({"limit": 100, **({"cursor": cursor} if cursor else {})})
+        query = urllib.parse.urlencode({"limit": page_size, **({"cursor": cursor} if cursor else {})})
         page = _get(base_url, f"{path}?{query}", token, timeout)
         found += page["items"]
         cursor = page.get("next_cursor")
@@ -107,13 +108,14 @@ def card_transactions(base_url: str, card_id: str, token: str, timeout: float = 
             return found[::-1]
 
 
-def verify_card(base_url: str, card_id: str, token: str, *, attempts: int = 5, timeout: float = 10.0) -> Verdict:
+def verify_card(base_url: str, card_id: str, token: str, *, attempts: int = 5, timeout: float = 10.0,
+                page_size: int = 100) -> Verdict:
     """Recompute the card's chain from its transactions and compare with its ledger_head. The
     head is read before and after the transactions; a card that moved in between is read again."""
     path = f"/v1/cards/{urllib.parse.quote(card_id, safe='')}"
     for _ in range(attempts):
         before = _get(base_url, path, token, timeout).get("ledger_head")
-        transactions = card_transactions(base_url, card_id, token, timeout)
+        transactions = card_transactions(base_url, card_id, token, timeout, page_size)
         if _get(base_url, path, token, timeout).get("ledger_head") == before:
             return Verdict(card_id, len(transactions), before, first_break(transactions, before))
     raise ApiError(f"{card_id} kept changing while it was read ({attempts} attempts)")

@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     verify.add_argument("--token", default=os.environ.get("OMNICARD_TOKEN"),
                         help="a bearer token that may read the card (default: $OMNICARD_TOKEN)")
     verify.add_argument("--timeout", type=float, default=10.0, help="seconds per HTTP request")
+    verify.add_argument("--page-size", type=int, default=100, choices=range(1, 101), metavar="1..100",
+                        help="transactions per page (default 100)")
     args = parser.parse_args(argv)
     if args.command == "backfill-chain":
         return _backfill(args)
@@ -96,7 +98,7 @@ def _verify(args: argparse.Namespace) -> int:
         logger.error("omnicard verify-card: no token (--token or OMNICARD_TOKEN)")
         return EXIT_ERROR
     try:
-        verdict = verify_card(args.url, args.card_id, args.token, timeout=args.timeout)
+        verdict = verify_card(args.url, args.card_id, args.token, timeout=args.timeout, page_size=args.page_size)
     except ApiError as exc:
         logger.error("omnicard verify-card: cannot read the card", extra={"error": str(exc)})
         return EXIT_ERROR
