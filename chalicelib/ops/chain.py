@@ -38,7 +38,7 @@ def backfill_chain(table: str, *, attempts: int = 5) -> Backfill:
             owner = chain_store.read_owner(table, key)
             if owner.get("ledger_head") is not None:
                 break
-            count = owner.get("ledger_seq" if key["SK"] == "CARD" else "star_seq", 0)
+            count = chain_store.entry_count(owner)
             entries = [e for e in chain_store.owner_entries(table, key["PK"]) if e.seq <= count]
             head = None
             for entry in entries:

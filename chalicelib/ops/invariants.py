@@ -171,7 +171,7 @@ def versions_gapless_in_history(ctx: Context) -> Outcome:
             if change["event"] == "REMOVE" or (change["old"] is not None
                                                and not is_linking(change["old"], new)):  # backfill-chain's links
                 outcome.breach(f"{key[0]}/{key[1]}", f"ledger entry changed ({change['event']})")
-            elif "tx_id" in new:
+            elif change["old"] is None and "tx_id" in new:
                 inserts[key] += 1
     for (pk, sk), count in inserts.items():
         outcome.checked += 1

@@ -19,9 +19,13 @@ def unchained_owners(table: str) -> Iterator[tuple[dict[str, str], int]]:
     """(owner item key, its entry count) of every card and member that has entries but no head."""
     for item in scan_items(table):
         kind = keys.kind_of(item["PK"], item["SK"])
-        count = item.get("ledger_seq" if kind == "card" else "star_seq", 0) if kind in ("card", "member") else 0
-        if count and item.get("ledger_head") is None:
-            yield {"PK": item["PK"], "SK": item["SK"]}, count
+        if kind in ("card", "member") and entry_count(item) and item.get("ledger_head") is None:
+            yield {"PK": item["PK"], "SK": item["SK"]}, entry_count(item)
+
+
+def entry_count(owner: dict[str, Any]) -> int:
+    """How many entries a card item (ledger_seq) or member item (star_seq) has committed."""
+    return owner.get("ledger_seq" if owner["SK"] == keys.CARD else "star_seq", 0)
 
 
 def read_owner(table: str, key: dict[str, str]) -> dict[str, Any]:
@@ -51,7 +55,7 @@ def set_entry_link(table: str, partition: str, entry: LedgerEntry) -> None:
     crash writes the same values."""
     try:
         dynamodb().update_item(
-            TableName=table, Key=to_attributes({"PK": partition, "SK": f"{keys.TX_PREFIX}{entry.seq:012d}"}),
+            TableName=table, Key=to_attributes(keys.chain_entry(partition, entry.seq)),
             UpdateExpression="SET prev_hash = :prev, #hash = :hash",
             ConditionExpression="attribute_exists(PK) AND (attribute_not_exists(#hash) OR #hash = :hash)",
             ExpressionAttributeNames={"#hash": "hash"},
