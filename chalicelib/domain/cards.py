@@ -5,7 +5,7 @@ import secrets
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.errors import CardNotActive, CurrencyMismatch, InsufficientFunds, LimitExceeded, ValidationFailed
 from chalicelib.domain.money import Money, require_currency
@@ -35,6 +35,7 @@ class Card(BaseModel):
     balance: int = 0
     version: int = 1
     ledger_seq: int = 0
+    ledger_head: str | None = None  # the hash of its newest ledger entry (domain/ledger_chain.py)
     auto_reload: AutoReload | None = None
     auto_reload_payment_ref: str | None = None  # charged by auto-reloads; not shown by the API
     reload_hour: str | None = None  # abuse limits: the current hour's and day's reload tallies
@@ -163,10 +164,13 @@ class CardResource(BaseModel):
     balance: Money
     auto_reload: AutoReload | None
     version: int
+    ledger_head: str | None = Field(None, description="the `hash` of the card's newest transaction (null when it has "
+                                                      "none, or before its ledger was chained); strongly consistent")
 
 
 def card_resource(card: Card, *, full_number: str | None = None) -> CardResource:
     """The API's Card; `full_number` only in the response that issues the card."""
     return CardResource(card_id=card.card_id, card_number=full_number or mask(card.last4), member_id=card.member_id,
                         status=card.status, balance=Money(amount=card.balance, currency=card.currency),
-                        auto_reload=card.auto_reload, version=card.version)
+                        auto_reload=card.auto_reload, version=card.version,
+                        ledger_head=card.ledger_head)

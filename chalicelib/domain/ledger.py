@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.domain.ledger_chain import transaction_hash
 from chalicelib.domain.money import Money
 from chalicelib.domain.principals import Channel
 from chalicelib.settings import card_number_pepper
@@ -42,6 +43,10 @@ class Transaction(BaseModel):
     reverses: str | None = None
     created_at: str
     stars_shortfall: int = Field(0, description="refunds: stars the refund could not take back because the member had spent them")
+    prev_hash: str | None = Field(None, description="the previous transaction's `hash` in its chain (the card's, or the "
+                                                    "member's when card_id is null); 64 zeros for the first")
+    hash: str | None = Field(None, description="lowercase hex SHA-256 of prev_hash + \"\\n\" + the transaction's canonical "
+                                               "JSON (RFC 8785, without `hash` and null members); see README, \"Verifiable ledger\"")
 
 
 class LedgerEntry(Transaction):
@@ -59,6 +64,14 @@ class LedgerEntry(Transaction):
 
     def public(self) -> Transaction:
         return Transaction.model_validate(self.model_dump(include=set(Transaction.model_fields)))
+
+    def chained(self, prev_hash: str | None) -> "LedgerEntry":
+        """This entry linked after `prev_hash`, its `hash` computed over the public form exactly as
+        the API serialises it; unchanged (unchained) when prev_hash is None (see `link_after`)."""
+        if prev_hash is None:
+            return self
+        linked = self.model_copy(update={"prev_hash": prev_hash, "hash": None})
+        return linked.model_copy(update={"hash": transaction_hash(linked.public().model_dump(mode="json"))})
 
 
 # Transaction ids (contract v1.1: "no id reveals another"). A ledger entry is keyed by its card's (or

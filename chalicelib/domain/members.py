@@ -38,6 +38,7 @@ class Member(BaseModel):
     lots: dict[str, int] = {}
     earned: dict[str, int] = {}
     star_seq: int = 0
+    ledger_head: str | None = None  # the hash of the newest entry of the member's own chain
     version: int = 1
     created_at: str
     updated_at: str

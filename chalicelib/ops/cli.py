@@ -55,8 +55,55 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--confirm-delay", type=float, default=3.0, metavar="SECONDS")
     check.add_argument("--segments", type=int, default=1, help="parallel Scan segments")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
+    backfill = commands.add_parser("backfill-chain", help="once per stage: chain the ledger entries written before "
+                                                          "the ledger was verifiable (README, \"Verifiable ledger\")")
+    backfill.add_argument("--ledger-table", default=os.environ.get("OMNICARD_LEDGER_TABLE", "omnicard-ledger"))
+    verify = commands.add_parser("verify-card", help="recompute a card's chain from a stage's API and compare "
+                                                     "it with the card's ledger_head; exit 1 if it does not hold")
+    verify.add_argument("card_id")
+    verify.add_argument("--url", required=True, help="the stage's API base URL, e.g. https://api.example.com")
+    verify.add_argument("--token", default=os.environ.get("OMNICARD_TOKEN"),
+                        help="a bearer token that may read the card (default: $OMNICARD_TOKEN)")
+    verify.add_argument("--timeout", type=float, default=10.0, help="seconds per HTTP request")
+    verify.add_argument("--page-size", type=int, default=100, choices=range(1, 101), metavar="1..100",
+                        help="transactions per page (default 100)")
     args = parser.parse_args(argv)
+    if args.command == "backfill-chain":
+        return _backfill(args)
+    if args.command == "verify-card":
+        return _verify(args)
     return _reconcile(args)
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from chalicelib.ops.chain import backfill_chain
+    from chalicelib.store.chain import ChainConflict
+
+    try:
+        result = backfill_chain(args.ledger_table)
+    except (BotoCoreError, ClientError, ChainConflict) as exc:
+        logger.error("omnicard backfill-chain failed", extra={"error": str(exc)})
+        return EXIT_ERROR
+    sys.stdout.write(f"chained {len(result.chained)} chains ({result.entries} entries linked)"
+                     + (f"; still moving, run again: {', '.join(result.skipped)}" if result.skipped else "") + "\n")
+    return EXIT_BREACH if result.skipped else EXIT_OK
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from chalicelib.ops.chain import ApiError, verify_card
+
+    if not args.token:
+        logger.error("omnicard verify-card: no token (--token or OMNICARD_TOKEN)")
+        return EXIT_ERROR
+    try:
+        verdict = verify_card(args.url, args.card_id, args.token, timeout=args.timeout, page_size=args.page_size)
+    except ApiError as exc:
+        logger.error("omnicard verify-card: cannot read the card", extra={"error": str(exc)})
+        return EXIT_ERROR
+    sys.stdout.write(verdict.render() + "\n")
+    return EXIT_OK if verdict.ok else EXIT_BREACH
 
 
 def _reconcile(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from chalicelib.domain.cards import card_resource
 from chalicelib.domain.ledger import LedgerEntry, parse_tx_id, tx_id_for
+from chalicelib.domain.ledger_chain import first_break, is_linking
 from chalicelib.domain.members import normalise_email
 from chalicelib.domain.stars import next_expiry
 from chalicelib.ops.snapshot import Snapshot
@@ -167,9 +168,10 @@ def versions_gapless_in_history(ctx: Context) -> Outcome:
             if not seen or seen[-1] != new["version"]:  # moto re-emits an unchanged item; DynamoDB does not
                 seen.append(new["version"])
         elif kind in ("ledger_entry", "member_entry") and key[1].startswith(keys.TX_PREFIX):
-            if change["old"] is not None or change["event"] == "REMOVE":
+            if change["event"] == "REMOVE" or (change["old"] is not None
+                                               and not is_linking(change["old"], new)):  # backfill-chain's links
                 outcome.breach(f"{key[0]}/{key[1]}", f"ledger entry changed ({change['event']})")
-            elif "tx_id" in new:
+            elif change["old"] is None and "tx_id" in new:
                 inserts[key] += 1
     for (pk, sk), count in inserts.items():
         outcome.checked += 1
@@ -248,6 +250,48 @@ def refunds_within_payment(ctx: Context) -> Outcome:
                                     f"{tracker.get('stars_due_back', 0)}, entries {refunded} / {due}")
         if due > payment.stars or (refunded == paid and due != payment.stars):
             outcome.breach(subject, f"stars taken back {due} of {payment.stars} earned (refunded {refunded}/{paid})")
+    return outcome
+
+
+# --- the verifiable ledger --------------------------------------------------------------------
+
+def _chains(ctx: Context) -> list[tuple[str, str | None, int, list[LedgerEntry]]]:
+    """Every chain: (owner, its head, its entry count, its committed entries oldest first) — each
+    card's, and each member's own (card-less) entries."""
+    chains = []
+    for card_id, card in ctx.snapshot.cards.items():
+        chains.append((card_id, card.ledger_head, card.ledger_seq, _committed(ctx, card_id)))
+    for member_id, member in ctx.snapshot.members.items():
+        own = [e for e in ctx.snapshot.member_entries.get(member_id, []) if e.seq <= member.star_seq]
+        chains.append((member_id, member.ledger_head, member.star_seq, own))
+    return chains
+
+
+@check
+def ledger_chained(ctx: Context) -> Outcome:
+    """Every chain with entries has a head: a card or member whose entries predate the verifiable
+    ledger is reported until `omnicard backfill-chain` has chained it."""
+    outcome = Outcome("ledger_chained", "chains")
+    for owner, head, count, entries in _chains(ctx):
+        outcome.checked += 1
+        if head is None and count > 0 and not any(entry.hash for entry in entries):
+            outcome.breach(owner, f"{count} entries not yet chained: run `omnicard backfill-chain`")
+    return outcome
+
+
+@check
+def ledger_chains_verify(ctx: Context) -> Outcome:
+    """Recompute every chain from the entries as the API shows them (an independent walk:
+    domain/ledger_chain.first_break) and compare with its head; report the first broken link."""
+    outcome = Outcome("ledger_chains_verify", "chains")
+    for owner, head, count, entries in _chains(ctx):
+        if head is None and count > 0 and not any(entry.hash for entry in entries):
+            continue  # not chained yet: ledger_chained reports it
+        outcome.checked += 1
+        broken = first_break([entry.public().model_dump(mode="json") for entry in entries], head)
+        if broken is not None:
+            where = f"entry {broken.position + 1} ({broken.tx_id})" if broken.tx_id else "its head"
+            outcome.breach(owner, f"chain breaks at {where}: {broken.detail}")
     return outcome
 
 

@@ -16,6 +16,7 @@ from chalicelib.domain.audit import AuditRecord
 from chalicelib.domain.cards import BalanceChange
 from chalicelib.domain.errors import ConcurrentUpdate
 from chalicelib.domain.ledger import Kind, LedgerEntry, Transaction, tx_id_for
+from chalicelib.domain.ledger_chain import link_after
 from chalicelib.domain.members import Member
 from chalicelib.domain.principals import Principal
 from chalicelib.observability import record_committed
@@ -114,6 +115,7 @@ def commit_moves(changes: list[BalanceChange], entries: list[LedgerEntry], gate:
                  audit: AuditRecord | None = None) -> Any:
     """Commit balance changes with their ledger entries, the member's star change if any (and the
     first response) atomically; return the response `shape` makes of the public transactions."""
+    changes, entries = _chain(changes, entries)
     result = shape([entry.public() for entry in entries])
     now = entries[0].created_at
     items = [("card", card_store.balance_update(change, now)) for change in changes]
@@ -124,9 +126,30 @@ def commit_moves(changes: list[BalanceChange], entries: list[LedgerEntry], gate:
     return result
 
 
+def _chain(changes: list[BalanceChange], entries: list[LedgerEntry]) -> tuple[list[BalanceChange], list[LedgerEntry]]:
+    """Link each entry into its card's chain (after the head the plan read: the card update's
+    version guard makes that read authoritative) and carry each card's new head in its update,
+    so the head moves in the same TransactWriteItems as the entry — no extra round trip."""
+    heads = {change.card.card_id: link_after(change.card.ledger_head, change.card.ledger_seq) for change in changes}
+    chained = []
+    for entry in sorted(entries, key=lambda e: e.seq):
+        entry = entry.chained(heads[entry.card_id])
+        heads[entry.card_id] = entry.hash
+        chained.append(entry)
+    by_id = {entry.tx_id: entry for entry in chained}
+    changes = [change if heads[change.card.card_id] is None else
+               change.model_copy(update={"updates": {**change.updates, "ledger_head": heads[change.card.card_id]}})
+               for change in changes]
+    return changes, [by_id[entry.tx_id] for entry in entries]
+
+
 def commit_member_entry(before: Member, after: Member, entry: LedgerEntry, gate: Gate | None, *,
                         extra: list[tuple[str, dict[str, Any]]] = (), audit: AuditRecord | None = None) -> Transaction:
-    """Commit a member's star change with its own ledger entry (and the first response)."""
+    """Commit a member's star change with its own ledger entry (and the first response), the entry
+    linked into the member's chain and the member's head advanced in the same write."""
+    entry = entry.chained(link_after(before.ledger_head, before.star_seq))
+    if entry.hash is not None:
+        after = after.model_copy(update={"ledger_head": entry.hash})
     public = entry.public()
     commit([("member", member_store.stars_update(before, after)), ("entry", member_store.put_entry(entry)), *extra],
            gate, public.model_dump(mode="json"), audit=audit, entries=[entry])

@@ -12,11 +12,15 @@ from chalicelib.store import keys, views
 from chalicelib.store.client import dynamodb, from_attributes, to_attributes
 
 
-def add(member_id: str, source_pk: str, entry: LedgerEntry) -> bool:
+LINKED = 2  # the feed item's version once the entry carries its chain links (backfill)
+
+
+def add(member_id: str, source_pk: str, entry: LedgerEntry, version: int | None = None) -> bool:
     """Put the entry in the member's feed. Entries are immutable, so a second delivery changes
-    nothing (the view's version condition refuses it). True if written."""
+    nothing (the view's version condition refuses it); an entry the backfill chained replaces
+    its unlinked item once (version LINKED). True if written."""
     key = keys.activity_item(member_id, entry.created_at, source_pk, entry.seq)
-    return views.project(key, entry.public().model_dump(mode="json"), 1, entry.created_at)
+    return views.project(key, entry.public().model_dump(mode="json"), version or 1, entry.created_at)
 
 
 def page(member_id: str, limit: int, after: str | None) -> tuple[list[dict[str, Any]], str | None]:

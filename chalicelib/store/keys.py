@@ -56,6 +56,11 @@ def member_entry(member_id: str, seq: int) -> dict[str, str]:
     return {"PK": f"MEMBER#{member_id}", "SK": f"{TX_PREFIX}{seq:012d}"}
 
 
+def chain_entry(owner_pk: str, seq: int) -> dict[str, str]:
+    """The `seq`-th entry of a card's or member's chain, from the owner's partition key."""
+    return {"PK": owner_pk, "SK": f"{TX_PREFIX}{seq:012d}"}
+
+
 def member_partition(member_id: str) -> str:
     return f"MEMBER#{member_id}"
 

@@ -51,6 +51,9 @@ def stars_update(before: Member, after: Member) -> dict[str, Any]:
     }
     sets = ["#version = :next_version", "stars = :stars", "lots = :lots", "earned = :earned", "tier = :tier",
             "star_seq = :star_seq", "updated_at = :now"]
+    if after.ledger_head is not None:  # the member's own chain, advanced with the entry it commits
+        sets.append("ledger_head = :head")
+        values[":head"] = after.ledger_head
     expiry = next_expiry(after.lots)
     if expiry is None:
         expression = "SET " + ", ".join(sets) + " REMOVE GSI1PK, GSI1SK"

@@ -3,13 +3,23 @@ from __future__ import annotations
 
 from chalicelib.store import activity as activity_store
 from chalicelib.store import cards as card_store
-from chalicelib.streams.changes import CardChange, EntryAdded
+from chalicelib.streams.changes import CardChange, EntryAdded, EntryLinked
 
 
 def on_entry(change: EntryAdded) -> None:
     """A card's or a member's new transaction, in the member's feed (gift cards have no member yet)."""
     if change.entry.member_id is not None:
         activity_store.add(change.entry.member_id, change.key["PK"], change.entry)
+
+
+def on_linked(change: EntryLinked) -> None:
+    """An entry the backfill chained: its feed item shows the links too (the only change it gets)."""
+    member_ids = {change.entry.member_id}
+    if change.entry.card_id is not None:
+        card = card_store.get_card(change.entry.card_id)
+        member_ids.add(card.member_id if card else None)
+    for member_id in member_ids - {None}:
+        activity_store.add(member_id, change.key["PK"], change.entry, version=activity_store.LINKED)
 
 
 def on_card(change: CardChange) -> None:

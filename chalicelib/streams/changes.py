@@ -11,6 +11,7 @@ from typing import Any
 from chalicelib.domain.adjustments import Adjustment
 from chalicelib.domain.cards import Card
 from chalicelib.domain.ledger import LedgerEntry
+from chalicelib.domain.ledger_chain import is_linking
 from chalicelib.domain.members import Member
 from chalicelib.store import keys
 from chalicelib.store.cards import card_from_item, entry_from_item
@@ -48,7 +49,15 @@ class AdjustmentFiled:
     adjustment: Adjustment
 
 
-Change = CardChange | MemberChange | EntryAdded | AdjustmentFiled
+@dataclass(frozen=True)
+class EntryLinked:
+    """A ledger entry written before the chain, given its prev_hash and hash by the backfill."""
+
+    key: dict[str, str]
+    entry: LedgerEntry
+
+
+Change = CardChange | MemberChange | EntryAdded | EntryLinked | AdjustmentFiled
 
 
 def from_record(record: dict[str, Any]) -> Change | None:
@@ -74,6 +83,8 @@ def from_record(record: dict[str, Any]) -> Change | None:
         fields = {k: v for k, v in new.items() if k in Adjustment.model_fields}
         return AdjustmentFiled({"PK": keys_["PK"], "SK": keys_["SK"]}, Adjustment.model_validate(fields))
     if kind in ("ledger_entry", "member_entry") and keys_["SK"].startswith(keys.TX_PREFIX):
+        if old is not None and "tx_id" in old and is_linking(old, new):
+            return EntryLinked({"PK": keys_["PK"], "SK": keys_["SK"]}, entry_from_item(new))
         if "tx_id" not in new or old is not None:  # entries are immutable: only their INSERT is news
             return None
         return EntryAdded({"PK": keys_["PK"], "SK": keys_["SK"]}, entry_from_item(new))

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from chalicelib.streams import activity, auto_reload, changes, events, reports, wallet
-from chalicelib.streams.changes import AdjustmentFiled, CardChange, EntryAdded, MemberChange
+from chalicelib.streams.changes import AdjustmentFiled, CardChange, EntryAdded, EntryLinked, MemberChange
 
 # A batch whose every record failed is reported record by record too (rather than raised): the
 # event source mapping retries it from the first failure either way, and the report names them all.
@@ -25,6 +25,7 @@ _STEPS: dict[type, tuple[Callable[[Any], None], ...]] = {
                  events.on_card),
     MemberChange: (lambda change: wallet.project(change.item), reports.on_member, events.on_member),
     EntryAdded: (activity.on_entry, reports.on_entry, events.on_entry),
+    EntryLinked: (activity.on_linked,),  # no new money, stars or event: the feed shows the links
     AdjustmentFiled: (events.on_adjustment,),
 }
 

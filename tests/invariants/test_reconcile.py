@@ -240,7 +240,38 @@ def _activity_lost(ids):
     client.delete_item(TableName=views, Key={"PK": item["PK"], "SK": item["SK"]})
 
 
+def _entry_edited(ids):
+    """A change no other invariant sees: the time of a transaction."""
+    _set(f"CARD#{ids['ada_card']}", f"TX#{2:012d}", created_at="2020-01-01T00:00:00.000Z")
+
+
+def _entries_reordered(ids):
+    """Two transactions swapped in place (each keeps its key and sequence number)."""
+    pk = f"CARD#{ids['ada_card']}"
+    second, third = _get(pk, f"TX#{2:012d}"), _get(pk, f"TX#{3:012d}")
+    keep = ("PK", "SK", "seq", "tx_id")
+    _put({**third, **{k: second[k] for k in keep}})
+    _put({**second, **{k: third[k] for k in keep}})
+
+
+def _member_entry_edited(ids):
+    _set(f"MEMBER#{ids['bob']}", f"TX#{1:012d}", store_id="S9")
+
+
+def _head_rewound(ids):
+    """The newest transaction and the card's sequence rolled back together (the head stays)."""
+    card = _get(f"CARD#{ids['gift']}", "CARD")
+    last = _get(f"CARD#{ids['gift']}", f"TX#{card['ledger_seq']:012d}")
+    _delete(f"CARD#{ids['gift']}", f"TX#{card['ledger_seq']:012d}")
+    _set(f"CARD#{ids['gift']}", "CARD", ledger_seq=card["ledger_seq"] - 1, balance=card["balance"] - last["amount"]["amount"])
+
+
 @pytest.mark.parametrize("corrupt, invariant", [
+    (_entry_edited, "ledger_chains_verify"),
+    (_lost_entry, "ledger_chains_verify"),
+    (_entries_reordered, "ledger_chains_verify"),
+    (_member_entry_edited, "ledger_chains_verify"),
+    (_head_rewound, "ledger_chains_verify"),
     (_balance_without_entry, "card_balance_equals_ledger"),
     (_overdraft_that_sums_right, "card_balance_within_bounds"),
     (_lost_entry, "card_ledger_gapless"),
@@ -265,6 +296,57 @@ def test_each_corruption_is_reported_by_its_invariant(world, corrupt, invariant)
     breached = {o.invariant for o in report.outcomes if o.breaches}
     assert invariant in breached, report.render()
     assert not report.ok
+
+
+@pytest.mark.parametrize("corrupt, owner, where", [
+    (_entry_edited, "ada_card", "entry 2 "),
+    (_lost_entry, "ada_card", "entry 2 "),  # entry 3 now follows entry 1
+    (_entries_reordered, "ada_card", "entry 2 "),
+    (_member_entry_edited, "bob", "entry 1 "),
+    (_head_rewound, "gift", "its head"),
+], ids=lambda value: getattr(value, "__name__", value))
+def test_a_broken_chain_is_reported_at_its_first_broken_link_and_nowhere_else(world, corrupt, owner, where):
+    corrupt(world.ids)
+
+    report = reconcile_now(views=False, history=False)
+
+    [outcome] = [o for o in report.outcomes if o.invariant == "ledger_chains_verify"]
+    assert [b.subject for b in outcome.breaches] == [world.ids[owner]], report.render()
+    assert f"chain breaks at {where}" in outcome.breaches[0].detail, outcome.breaches[0].detail
+
+
+def _strip_links():
+    """The world as a version without the verifiable ledger would have left it."""
+    client, ledger = _ledger()
+    for item in (from_attributes(i) for page in client.get_paginator("scan").paginate(TableName=ledger)
+                 for i in page["Items"]):
+        if item["SK"].startswith("TX#") or item["SK"] in ("CARD", "MEMBER"):
+            _put({k: v for k, v in item.items() if k not in ("prev_hash", "hash", "ledger_head")})
+
+
+def test_backfill_chains_entries_written_before_the_chain_with_the_hashes_the_write_path_gives(world, capsys):
+    before = {key: item for key, item in _all_items().items() if key[2].startswith("TX#")}
+    _strip_links()
+    unchained = reconcile_now(views=False, history=False)
+    [chained] = [o for o in unchained.outcomes if o.invariant == "ledger_chained"]
+    owners = {b.subject for b in chained.breaches}
+    assert {world.ids[k] for k in ("ada_card", "bob_card", "gift", "ada", "bob")} <= owners
+    assert all("backfill-chain" in b.detail for b in chained.breaches)
+    # a card written to before its backfill: its new entry stays unchained until the backfill
+    bob_card = f"CARD#{world.ids['bob_card']}"
+    world.api.reload(world.ids["bob_card"], 1_000)
+    newest = _get(bob_card, f"TX#{_get(bob_card, 'CARD')['ledger_seq']:012d}")
+    assert "prev_hash" not in newest and "hash" not in newest
+
+    assert cli.main(["backfill-chain", "--ledger-table", get_settings().ledger_table]) == 0
+    assert f"chained {len(owners)} chains" in capsys.readouterr().out
+
+    after = _all_items()
+    assert all(after[key] == item for key, item in before.items()), "the backfill gave other hashes"
+    report = reconcile_now(views=False, history=False)
+    assert report.ok, report.render()
+    assert cli.main(["backfill-chain", "--ledger-table", get_settings().ledger_table]) == 0  # nothing left
+    assert "chained 0 chains (0 entries linked)" in capsys.readouterr().out
 
 
 def test_a_breach_that_heals_before_the_confirming_pass_is_not_reported(world, monkeypatch):
