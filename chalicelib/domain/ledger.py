@@ -42,6 +42,10 @@ class Transaction(BaseModel):
     reason_code: str | None = None
     reverses: str | None = None
     created_at: str
+    hold_id: str | None = Field(None, description="payments that captured a hold: the hold's id")
+    offline: bool = Field(False, description="true for a sale an offline till took and sent later in a batch")
+    occurred_at: str | None = Field(None, description="offline sales: when the till took the sale (`created_at` is "
+                                                      "when it was applied)")
     stars_shortfall: int = Field(0, description="refunds: stars the refund could not take back because the member had spent them")
     prev_hash: str | None = Field(None, description="the previous transaction's `hash` in its chain (the card's, or the "
                                                     "member's when card_id is null); 64 zeros for the first")

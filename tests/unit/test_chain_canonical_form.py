@@ -74,13 +74,7 @@ def test_hash_is_sha256_of_prev_hash_newline_and_the_null_free_canonical_form_wi
 
 
 # The README's worked example: a real payment as GET /v1/cards/{card_id}/transactions showed it.
-SAMPLE = {"tx_id": "tx_4hWREcCJEOhdosztKJH1cPOW7fjXVaKoBwWKzkEbByQ", "card_id": "crd_43d975a7ac4f720995af",
-          "member_id": "mem_412aaf43f6f4c1144436", "kind": "payment", "amount": {"amount": -1250, "currency": "USD"},
-          "balance_after": {"amount": 1250, "currency": "USD"}, "stars": 25, "stars_after": 25, "channel": "pos",
-          "store_id": "S1", "agent_id": None, "reason_code": None, "reverses": None,
-          "created_at": "2026-01-15T12:00:00.000Z", "stars_shortfall": 0,
-          "prev_hash": "53cae2177dbfc8c4c2b6194ecd22e41eb58e15b6fa92068c6b30eb32e5865496",
-          "hash": "08951890b9db21742afece08c26dad77809690d4cfcf6cc92eb5e65514d2028e"}
+SAMPLE = {'tx_id': 'tx_C1B1ghrRRweZL-isscNLbBX9TBvk8DQx5mxqW4MeRp8', 'card_id': 'crd_e7570af25992fd7b9cc7', 'member_id': 'mem_550ec4a9aa2567e0b78f', 'kind': 'payment', 'amount': {'amount': -1250, 'currency': 'USD'}, 'balance_after': {'amount': 1250, 'currency': 'USD'}, 'stars': 25, 'stars_after': 25, 'channel': 'pos', 'store_id': 'S1', 'agent_id': None, 'reason_code': None, 'reverses': None, 'created_at': '2026-01-15T12:00:00.000Z', 'hold_id': None, 'offline': False, 'occurred_at': None, 'stars_shortfall': 0, 'prev_hash': 'a3a99e42a1034bd222da6ea4a3a2a164b38af9f45bb9ab546a463dac493073f2', 'hash': 'caedd528972283296b8316b6afb8448a542d363471a033e200db39f3c53918f7'}
 
 
 def test_the_readme_worked_example_reproduces_byte_for_byte():
