@@ -316,6 +316,7 @@ def render_schemas(document: dict[str, Any]) -> str:
 
 def render_errors() -> str:
     """Each problem `code` the app answers with, from the domain's exception classes."""
+    from chalicelib.api.problems import status_of
     from chalicelib.domain import errors
 
     by_code: dict[str, list[type[errors.DomainError]]] = {}
@@ -326,10 +327,10 @@ def render_errors() -> str:
         if cls.code != errors.DomainError.code:
             by_code.setdefault(cls.code, []).append(cls)
     lines = ["| code | status | title | replayed under its Idempotency-Key |", "|---|---|---|---|"]
-    for code, classes in sorted(by_code.items(), key=lambda item: (item[1][0].status, item[0])):
-        first, variants = classes[0], [cls for cls in classes[1:] if cls.status != classes[0].status]
-        status = f"{first.status}" + "".join(f", {cls.status}" for cls in variants)
-        title = first.title + "".join(f"; {cls.status}: {cls.title}" for cls in variants)
+    for code, classes in sorted(by_code.items(), key=lambda item: (status_of(item[1][0]), item[0])):
+        first, variants = classes[0], [cls for cls in classes[1:] if status_of(cls) != status_of(classes[0])]
+        status = f"{status_of(first)}" + "".join(f", {status_of(cls)}" for cls in variants)
+        title = first.title + "".join(f"; {status_of(cls)}: {cls.title}" for cls in variants)
         lines.append(f"| `{code}` | {status} | {_cell(title)} | {'yes' if first.replayable else 'no'} |")
     lines.append("| `internal_error` | 500 | Internal error (a bug: logged, never a stack trace) | no |")
     return "\n".join(lines)

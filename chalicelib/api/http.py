@@ -15,7 +15,7 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.api import auth
-from chalicelib.api.problems import json_response, problem, problem_response
+from chalicelib.api.problems import json_response, problem, problem_response, status_of
 from chalicelib.domain.errors import (DomainError, IdempotencyKeyRequired, NotFound, PayloadTooLarge,
                                       ServiceUnavailable, UnsupportedMediaType, ValidationFailed)
 from chalicelib.domain.ledger import parse_tx_id, tx_id_for
@@ -153,7 +153,7 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, status: int
                 result = view(call, **params)
             except DomainError as error:
                 if call.gate is not None and error.replayable:
-                    request_gate.finish(call.gate, error.status, problem(error))
+                    request_gate.finish(call.gate, status_of(error), problem(error))
                 raise
             code, result = (result.status, result.body) if isinstance(result, Reply) else (status, result)
             return json_response(_dump(result), code)

@@ -1,5 +1,5 @@
-"""Domain exceptions. Each carries the contract's error code and HTTP status; the API maps them
-to problem+json in one place (chalicelib/api/problems.py).
+"""Domain exceptions. Each carries the contract's error code and a title; HTTP knows nothing here:
+the API maps each class to its status and to problem+json in one place (chalicelib/api/problems.py).
 
 `replayable` marks business refusals: under an Idempotency-Key they are stored and replayed as
 they were. Validation, auth, in-flight and server errors store nothing so a corrected retry can
@@ -11,7 +11,6 @@ from typing import Any
 
 class DomainError(Exception):
     code = "error"
-    status = 400
     title = "Request failed"
     replayable = False
 
@@ -28,88 +27,88 @@ class BusinessRefusal(DomainError):
 
 
 class InsufficientFunds(BusinessRefusal):
-    code, status, title = "insufficient_funds", 409, "Insufficient funds"
+    code, title = "insufficient_funds", "Insufficient funds"
 
 
 class InsufficientStars(BusinessRefusal):
-    code, status, title = "insufficient_stars", 409, "Insufficient stars"
+    code, title = "insufficient_stars", "Insufficient stars"
 
 
 class CardNotActive(BusinessRefusal):
-    code, status, title = "card_not_active", 409, "Card is not active"
+    code, title = "card_not_active", "Card is not active"
 
 
 class AlreadyRefunded(BusinessRefusal):
-    code, status, title = "already_refunded", 409, "Already refunded"
+    code, title = "already_refunded", "Already refunded"
 
 
 class AlreadyDecided(BusinessRefusal):
-    code, status, title = "already_decided", 409, "Already decided"
+    code, title = "already_decided", "Already decided"
 
 
 class AlreadyExists(BusinessRefusal):
-    code, status, title = "already_exists", 409, "Already exists"
+    code, title = "already_exists", "Already exists"
 
 
 class LimitExceeded(BusinessRefusal):
-    code, status, title = "limit_exceeded", 422, "Limit exceeded"
+    code, title = "limit_exceeded", "Limit exceeded"
 
 
 class CurrencyMismatch(BusinessRefusal):
-    code, status, title = "currency_mismatch", 422, "Currency mismatch"
+    code, title = "currency_mismatch", "Currency mismatch"
 
 
 class RequestInProgress(DomainError):
-    code, status, title = "request_in_progress", 409, "A request with this Idempotency-Key is in progress"
+    code, title = "request_in_progress", "A request with this Idempotency-Key is in progress"
 
 
 class IdempotencyKeyReused(DomainError):
-    code, status, title = "idempotency_key_reused", 422, "Idempotency-Key reused with a different request"
+    code, title = "idempotency_key_reused", "Idempotency-Key reused with a different request"
 
 
 class IdempotencyKeyRequired(DomainError):
-    code, status, title = "idempotency_key_required", 400, "Idempotency-Key header required"
+    code, title = "idempotency_key_required", "Idempotency-Key header required"
 
 
 class ValidationFailed(DomainError):
-    code, status, title = "validation_error", 422, "Validation error"
+    code, title = "validation_error", "Validation error"
 
 
 class PayloadTooLarge(ValidationFailed):
-    status, title = 413, "Request body too large"
+    title = "Request body too large"
 
 
 class UnsupportedMediaType(ValidationFailed):
-    status, title = 415, "Unsupported media type"
+    title = "Unsupported media type"
 
 
 class Unauthorized(DomainError):
-    code, status, title = "unauthorized", 401, "Unauthorized"
+    code, title = "unauthorized", "Unauthorized"
 
 
 class Forbidden(DomainError):
-    code, status, title = "forbidden", 403, "Forbidden"
+    code, title = "forbidden", "Forbidden"
 
 
 class NotFound(DomainError):
-    code, status, title = "not_found", 404, "Not found"
+    code, title = "not_found", "Not found"
 
 
 class RateLimited(DomainError):
-    code, status, title = "rate_limited", 429, "Too many requests"
+    code, title = "rate_limited", "Too many requests"
 
 
 class ConcurrentUpdate(DomainError):
     """Optimistic-concurrency retries ran out; the client may retry with the same key."""
 
-    code, status, title = "concurrent_update", 409, "Concurrent update, retry"
+    code, title = "concurrent_update", "Concurrent update, retry"
 
 
 class ServiceUnavailable(DomainError):
-    code, status, title = "service_unavailable", 503, "Service temporarily unavailable, retry"
+    code, title = "service_unavailable", "Service temporarily unavailable, retry"
 
 
 class MethodNotAllowed(DomainError):
     """A known path asked for a method it does not serve (an HTTP edge, mapped like every other error)."""
 
-    code, status, title = "method_not_allowed", 405, "Method not allowed"
+    code, title = "method_not_allowed", "Method not allowed"

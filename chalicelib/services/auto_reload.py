@@ -75,7 +75,8 @@ def follow(trigger_tx_id: str, card_id: str) -> Transaction | None:
         return result
     except BusinessRefusal as refusal:  # e.g. the card was frozen or reached its cap meanwhile
         try:
-            request_gate.finish(gate, refusal.status, {"code": refusal.code, "detail": refusal.detail})
+            # Not an HTTP response (nobody replays it): recorded as handled, with the refusal's code.
+            request_gate.finish(gate, 200, {"skipped": refusal.code, "detail": refusal.detail})
         except Replay:
             pass
         return None

@@ -112,13 +112,13 @@ def test_alarms_watch_the_stream_the_queue_the_api_and_every_table(package: Pack
 
 def _problem_shapes() -> dict[tuple[str, int], dict[str, object]]:
     """The app's problem body for each (code, status) it answers, as api/problems.py writes it."""
-    from chalicelib.api.problems import problem
+    from chalicelib.api.problems import problem, status_of
     from chalicelib.domain import errors
 
     shapes = {}
     for error_class in vars(errors).values():
         if isinstance(error_class, type) and issubclass(error_class, errors.DomainError) and error_class.code != "error":
-            shapes[(error_class.code, error_class.status)] = problem(error_class())
+            shapes[(error_class.code, status_of(error_class))] = problem(error_class())
     return shapes
 
 
