@@ -198,7 +198,9 @@ class StreamPump:
     # -- delivering ------------------------------------------------------------------------
 
     def _deliver_batch(self, cursor: _ShardCursor, records: list[dict[str, Any]], next_iterator: str | None) -> int:
-        event = {"Records": [self.to_lambda_record(record) for record in records]}
+        # The shard id, as the event source mapping gives it with a tumbling window (README, "Scale"):
+        # the stream handler counts each shard's records once by it.
+        event = {"Records": [self.to_lambda_record(record) for record in records], "shardId": cursor.shard_id}
         try:
             response = self._deliver(event)
         except Exception:  # noqa: BLE001 - Lambda retries the whole batch on any handler error

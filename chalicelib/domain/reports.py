@@ -1,5 +1,7 @@
 """The daily channel report and the liability totals: their shapes and how ledger entries fold
-into them. Pure; the stream keeps the counters, these functions shape what the API returns."""
+into them. Pure: `entry_deltas` is the one place where a ledger entry turns into counter deltas
+(the stream sums them per batch and adds them to sharded counters, chalicelib/store/reports.py);
+`channel_report` shapes what the API returns from the summed counters."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -9,6 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib.domain.ledger import Kind, LedgerEntry
 from chalicelib.domain.money import Money
 from chalicelib.domain.principals import Channel
+
+
+# The counters every report row carries; a row may carry more named integer counters in `extra`,
+# which are stored, summed over batches and shards, and read back exactly the same way.
+STANDARD_COUNTERS = ("count", "amount", "stars")
 
 
 class ReportRow(BaseModel):
@@ -23,6 +30,58 @@ class ReportRow(BaseModel):
     count: int
     amount: int
     stars: int
+    extra: dict[str, int] = Field(default_factory=dict, description="further named integer counters")
+
+    def label(self) -> tuple[str, str | None, str, str | None]:
+        """What identifies the row (its counters are summed per label)."""
+        return (self.channel, self.store_id, self.kind, self.currency)
+
+    def counters(self) -> dict[str, int]:
+        return {"count": self.count, "amount": self.amount, "stars": self.stars, **self.extra}
+
+    def plus(self, other: "ReportRow") -> "ReportRow":
+        """The two rows' counters summed (same label)."""
+        extra = dict(self.extra)
+        for name, value in other.extra.items():
+            extra[name] = extra.get(name, 0) + value
+        return self.model_copy(update={"count": self.count + other.count, "amount": self.amount + other.amount,
+                                       "stars": self.stars + other.stars, "extra": extra})
+
+    @classmethod
+    def from_counters(cls, label: tuple[str, str | None, str, str | None], counters: dict[str, int]) -> "ReportRow":
+        channel, store_id, kind, currency = label
+        return cls(channel=channel, store_id=store_id, kind=kind, currency=currency,
+                   count=counters.get("count", 0), amount=counters.get("amount", 0), stars=counters.get("stars", 0),
+                   extra={name: value for name, value in counters.items() if name not in STANDARD_COUNTERS})
+
+
+class LiabilityDelta(BaseModel):
+    """What one entry (or a batch of them) moves the outstanding totals by."""
+
+    model_config = ConfigDict(frozen=True)
+
+    value: dict[str, int] = Field(default_factory=dict, description="per currency")
+    stars: int = 0
+
+    def plus(self, other: "LiabilityDelta") -> "LiabilityDelta":
+        value = dict(self.value)
+        for currency, amount in other.value.items():
+            value[currency] = value.get(currency, 0) + amount
+        return LiabilityDelta(value=value, stars=self.stars + other.stars)
+
+    def is_zero(self) -> bool:
+        return self.stars == 0 and not any(self.value.values())
+
+
+class EntryDeltas(BaseModel):
+    """The counter deltas of one ledger entry: its report row (on its UTC day) and the liability."""
+
+    model_config = ConfigDict(frozen=True)
+
+    day: str
+    row: ReportRow
+    liability: LiabilityDelta
+    created_at: str
 
 
 class KindTotal(BaseModel):
@@ -82,8 +141,27 @@ def row_of(entry: LedgerEntry) -> ReportRow:
                      amount=entry.amount.amount if entry.amount else 0, stars=entry.stars)
 
 
+def entry_deltas(entry: LedgerEntry, owner_pk: str) -> EntryDeltas:
+    """How one ledger entry moves the counters. The outstanding value is Σ card balances, and a
+    card's balance is Σ its entries, so a card's entry (owner `CARD#…`) moves the value by its
+    amount; a member's own entries (a purchase paid another way, a redemption, an expiry) move no
+    stored value. Outstanding stars are Σ member stars = Σ the stars of every entry."""
+    value = {entry.amount.currency: entry.amount.amount} if entry.amount and owner_pk.startswith("CARD#") else {}
+    return EntryDeltas(day=report_day(entry.created_at), row=row_of(entry), created_at=entry.created_at,
+                       liability=LiabilityDelta(value=value, stars=entry.stars))
+
+
+def sum_rows(rows: list[ReportRow]) -> list[ReportRow]:
+    """Rows with the same label summed into one (a batch's rows, or the shards' rows on read)."""
+    summed: dict[tuple[str, str | None, str, str | None], ReportRow] = {}
+    for row in rows:
+        summed[row.label()] = summed[row.label()].plus(row) if row.label() in summed else row
+    return list(summed.values())
+
+
 def channel_report(day: str, rows: list[ReportRow], as_of: str | None) -> ChannelReport:
     """Fold the day's counters into the report: per channel, per kind; and per store."""
+    rows = sum_rows(rows)
     by_channel: dict[str, list[ReportRow]] = defaultdict(list)
     for row in rows:
         by_channel[row.channel].append(row)

@@ -19,10 +19,11 @@ Ledger table (authoritative, streamed):
 Views table (projections written by the stream handlers):
   WALLET#<member_id> / MEMBER | CARD#<card_id>
   ACTIVITY#<member_id> / TX#<created_at>#<source PK>#<seq:012d>   the member's feed, newest last in key order
-  REPORT#<YYYY-MM-DD>  / ROW#<channel>#<store_id>#<kind>#<currency> | AS_OF   daily channel report
-  COUNTED#<source PK>  / <source SK>      a ledger entry already counted in its report row
-  LIABILITY            / VALUE#<currency> | STARS | AS_OF           outstanding value and stars
-  LIABILITY#<source PK> / SOURCE          what one card or member contributes to the totals
+  REPORT#<YYYY-MM-DD>#<shard> / ROW#<channel>#<store_id>#<kind>#<currency> | AS_OF
+                                          daily channel report, one of REPORT_SHARDS shards (summed on read)
+  LIABILITY#<shard>    / TOTALS | AS_OF   outstanding value (VALUE#<currency>) and stars, one of
+                                          LIABILITY_SHARDS shards (summed on read)
+  PROGRESS#<stream shard id> / PROGRESS   how far the counters have counted that stream shard
 """
 from __future__ import annotations
 
@@ -146,39 +147,42 @@ def activity_partition(member_id: str) -> str:
     return f"ACTIVITY#{member_id}"
 
 
-def report_row(day: str, channel: str, store_id: str | None, kind: str, currency: str | None) -> dict[str, str]:
-    return {"PK": f"REPORT#{day}", "SK": f"ROW#{channel}#{store_id or ''}#{kind}#{currency or ''}"}
+# Counters every payment moves are spread over this many partition keys each (README, "Scale").
+REPORT_SHARDS = 32
+LIABILITY_SHARDS = 32
 
 
-def report_partition(day: str) -> str:
-    return f"REPORT#{day}"
+def report_row(day: str, shard: int, channel: str, store_id: str | None, kind: str, currency: str | None) -> dict[str, str]:
+    return {"PK": report_partition(day, shard), "SK": f"ROW#{channel}#{store_id or ''}#{kind}#{currency or ''}"}
 
 
-def report_as_of(day: str) -> dict[str, str]:
-    return {"PK": f"REPORT#{day}", "SK": "AS_OF"}
+def report_partition(day: str, shard: int) -> str:
+    return f"REPORT#{day}#{shard:02d}"
 
 
-def counted(source_pk: str, source_sk: str) -> dict[str, str]:
-    return {"PK": f"COUNTED#{source_pk}", "SK": source_sk}
+def report_as_of(day: str, shard: int) -> dict[str, str]:
+    return {"PK": report_partition(day, shard), "SK": "AS_OF"}
 
 
 LIABILITY = "LIABILITY"
+TOTALS = "TOTALS"
+AS_OF = "AS_OF"
 
 
-def liability_value(currency: str) -> dict[str, str]:
-    return {"PK": LIABILITY, "SK": f"VALUE#{currency}"}
+def liability_totals(shard: int) -> dict[str, str]:
+    return {"PK": liability_partition(shard), "SK": TOTALS}
 
 
-def liability_stars() -> dict[str, str]:
-    return {"PK": LIABILITY, "SK": "STARS"}
+def liability_as_of(shard: int) -> dict[str, str]:
+    return {"PK": liability_partition(shard), "SK": AS_OF}
 
 
-def liability_as_of() -> dict[str, str]:
-    return {"PK": LIABILITY, "SK": "AS_OF"}
+def liability_partition(shard: int) -> str:
+    return f"{LIABILITY}#{shard:02d}"
 
 
-def liability_source(source_pk: str) -> dict[str, str]:
-    return {"PK": f"{LIABILITY}#{source_pk}", "SK": "SOURCE"}
+def stream_progress(shard_id: str) -> dict[str, str]:
+    return {"PK": f"PROGRESS#{shard_id}", "SK": "PROGRESS"}
 
 
 def adjustment(adjustment_id: str) -> dict[str, str]:
