@@ -20,7 +20,7 @@ from chalicelib.domain.stars import next_expiry
 from chalicelib.ops.snapshot import Snapshot
 from chalicelib.domain.rules import Rules
 from chalicelib.store import keys
-from chalicelib.store.reports import row_from_item
+from chalicelib.store.reports import rows_from_item
 
 @dataclass(frozen=True)
 class Breach:
@@ -534,11 +534,11 @@ def channel_report_matches(ctx: Context) -> Outcome:
             expected[_report_key(deltas.day, deltas.row)][name] += value
     actual: dict[tuple[Any, ...], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for key, item in _view_items(ctx, "REPORT#").items():
-        if not key[1].startswith("ROW#"):
+        if key[1] == keys.AS_OF:
             continue
-        row = row_from_item(item)
-        for name, value in row.counters().items():
-            actual[_report_key(key[0].split("#")[1], row)][name] += value
+        for row in rows_from_item(item):
+            for name, value in row.counters().items():
+                actual[_report_key(key[0].split("#")[1], row)][name] += value
     outcome.checked = len(expected)
     _compare(outcome, {k: {n: v for n, v in c.items() if v} for k, c in expected.items()},
              {k: {n: v for n, v in c.items() if v} for k, c in actual.items()})

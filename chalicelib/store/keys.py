@@ -19,8 +19,9 @@ Ledger table (authoritative, streamed):
 Views table (projections written by the stream handlers):
   WALLET#<member_id> / MEMBER | CARD#<card_id>
   ACTIVITY#<member_id> / TX#<created_at>#<source PK>#<seq:012d>   the member's feed, newest last in key order
-  REPORT#<YYYY-MM-DD>#<shard> / ROW#<channel>#<store_id>#<kind>#<currency> | AS_OF
-                                          daily channel report, one of REPORT_SHARDS shards (summed on read)
+  REPORT#<YYYY-MM-DD>#<shard> / STORE#<store_id> | NO_STORE | AS_OF
+                                          daily channel report: a store's counters <channel>|<kind>|<currency>|<counter>,
+                                          on one of REPORT_SHARDS shards (summed on read)
   LIABILITY#<shard>    / TOTALS | AS_OF   outstanding value (VALUE#<currency>) and stars, one of
                                           LIABILITY_SHARDS shards (summed on read)
   PROGRESS#<stream shard id> / PROGRESS   how far the counters have counted that stream shard
@@ -152,8 +153,9 @@ REPORT_SHARDS = 32
 LIABILITY_SHARDS = 32
 
 
-def report_row(day: str, shard: int, channel: str, store_id: str | None, kind: str, currency: str | None) -> dict[str, str]:
-    return {"PK": report_partition(day, shard), "SK": f"ROW#{channel}#{store_id or ''}#{kind}#{currency or ''}"}
+def report_store(day: str, shard: int, store_id: str | None) -> dict[str, str]:
+    """A day's counters of one store (or of the transactions naming none) on one shard."""
+    return {"PK": report_partition(day, shard), "SK": f"STORE#{store_id}" if store_id is not None else "NO_STORE"}
 
 
 def report_partition(day: str, shard: int) -> str:

@@ -1,10 +1,11 @@
 """Counters behind the daily channel report and the liability totals (Views table), sharded and
 added once per stream batch.
 
-Sharded: no key is written by every payment. A batch's sums go to one of `REPORT_SHARDS` report
-partitions (`REPORT#<day>#<k>`) and one of `LIABILITY_SHARDS` liability partitions
-(`LIABILITY#<k>`), k picked from the batch (its stream shard and first sequence number), so load
-spreads evenly over the shards whatever the traffic; a read sums the shards.
+Sharded: no key is written by every payment. A batch's sums go, per store (one item holds all of a
+store's counters of the day), to one of `REPORT_SHARDS` report partitions (`REPORT#<day>#<k>`),
+and to one of `LIABILITY_SHARDS` liability partitions (`LIABILITY#<k>`), k picked from the batch
+(its stream shard and first sequence number) and the store, so the writes spread evenly over the
+shards whatever the traffic; a read sums the shards.
 
 Counted once: the event source mapping delivers each stream shard's records in order, one batch at
 a time, and re-delivers only from the first record it has to retry (whole, bisected, or from a
@@ -34,7 +35,7 @@ from chalicelib.store.transactions import TransactionCancelled, transact
 PROGRESS_ATTEMPTS = 8
 # TransactWriteItems takes 100 items: the progress item, the liability shard, and at most this
 # many report rows per transaction (a batch with more distinct rows is counted in chunks).
-ROWS_PER_TRANSACTION = 96
+ROWS_PER_TRANSACTION = 96  # report items (a day's store), that is
 MAX_HOLES = 500  # records failing for good are parked by the event source mapping; keep the newest
 
 
@@ -90,7 +91,7 @@ def _chunks(ordered: list[int], by_sequence: dict[int, Contribution]) -> list[li
     rows: set[Any] = set()
     for sequence in ordered:
         contribution = by_sequence.get(sequence)
-        label = (contribution.deltas.day, contribution.deltas.row.label()) if contribution else None
+        label = (contribution.deltas.day, contribution.deltas.row.store_id) if contribution else None
         if label is not None and label not in rows and len(rows) >= ROWS_PER_TRANSACTION:
             chunks.append([])
             rows = set()
@@ -101,7 +102,6 @@ def _chunks(ordered: list[int], by_sequence: dict[int, Contribution]) -> list[li
 
 
 def _count_chunk(stream_shard: str, chunk: list[int], contributions: list[Contribution], failed: set[int]) -> set[int]:
-    shard = shard_of(stream_shard, str(chunk[0]), shards=keys.REPORT_SHARDS)
     liability_shard = shard_of(stream_shard, str(chunk[0]), shards=keys.LIABILITY_SHARDS)
     processed = set(chunk) - failed
     for _ in range(PROGRESS_ATTEMPTS):
@@ -121,7 +121,12 @@ def _count_chunk(stream_shard: str, chunk: list[int], contributions: list[Contri
             key = (deltas.day, deltas.row.label())
             rows[key] = rows[key].plus(deltas.row) if key in rows else deltas.row
             liability = liability.plus(deltas.liability)
-        items += [("row", _row_update(day, shard, row)) for (day, _), row in rows.items()]
+        per_store: dict[tuple[str, str | None], list[ReportRow]] = defaultdict(list)
+        for (day, _), row in rows.items():
+            per_store[(day, row.store_id)].append(row)
+        for (day, store_id), store_rows in per_store.items():
+            shard = shard_of(stream_shard, str(chunk[0]), day, store_id or "", shards=keys.REPORT_SHARDS)
+            items.append(("report", _report_update(day, shard, store_id, store_rows)))
         if not liability.is_zero():
             items.append(("liability", _liability_update(liability_shard, liability)))
         try:
@@ -153,22 +158,40 @@ def _progress_item(stream_shard: str, seen: Progress, hwm: int, holes: set[int])
     return "progress", {"Put": {"TableName": _table(), "Item": to_attributes(item), **condition}}
 
 
-def _row_update(day: str, shard: int, row: ReportRow) -> dict[str, Any]:
-    labels = {"channel": row.channel, "kind": row.kind, "store_id": row.store_id, "currency": row.currency}
-    labels = {name: value for name, value in labels.items() if value is not None}
-    names = {f"#{name}": name for name in labels}
-    values: dict[str, Any] = {f":{name}": value for name, value in labels.items()}
+def _report_update(day: str, shard: int, store_id: str | None, rows: list[ReportRow]) -> dict[str, Any]:
+    """ADD a batch's rows of one store (or of no store) to that store's report item on one shard:
+    each counter is the attribute `<channel>|<kind>|<currency>|<counter>`."""
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
     adds = []
-    for index, (name, value) in enumerate(row.counters().items()):
-        if value or name in STANDARD_COUNTERS:
-            names[f"#c{index}"] = name
-            values[f":c{index}"] = value
-            adds.append(f"#c{index} :c{index}")
+    for row in rows:
+        for name, value in row.counters().items():
+            if value or name in STANDARD_COUNTERS:
+                index = len(adds)
+                names[f"#c{index}"] = counter_attribute(row, name)
+                values[f":c{index}"] = value
+                adds.append(f"#c{index} :c{index}")
+    update = "ADD " + ", ".join(adds)
+    if store_id is not None:
+        names["#store_id"], values[":store_id"] = "store_id", store_id
+        update = "SET #store_id = :store_id " + update
     return {"Update": {
-        "TableName": _table(), "Key": to_attributes(keys.report_row(day, shard, row.channel, row.store_id, row.kind,
-                                                                    row.currency)),
-        "UpdateExpression": "SET " + ", ".join(f"#{name} = :{name}" for name in labels) + " ADD " + ", ".join(adds),
-        "ExpressionAttributeNames": names, "ExpressionAttributeValues": to_attributes(values)}}
+        "TableName": _table(), "Key": to_attributes(keys.report_store(day, shard, store_id)),
+        "UpdateExpression": update, "ExpressionAttributeNames": names, "ExpressionAttributeValues": to_attributes(values)}}
+
+
+def counter_attribute(row: ReportRow, counter: str) -> str:
+    return f"{row.channel}|{row.kind}|{row.currency or ''}|{counter}"
+
+
+def rows_from_item(item: dict[str, Any]) -> list[ReportRow]:
+    """A report item's counters → its rows (one per channel, kind and currency)."""
+    counters: dict[tuple[str, str | None, str, str | None], dict[str, int]] = defaultdict(dict)
+    for name, value in item.items():
+        if name.count("|") == 3 and isinstance(value, int):
+            channel, kind, currency, counter = name.split("|")
+            counters[(channel, item.get("store_id"), kind, currency or None)][counter] = value
+    return [ReportRow.from_counters(label, values) for label, values in counters.items()]
 
 
 def _liability_update(shard: int, delta: LiabilityDelta) -> dict[str, Any]:
@@ -197,7 +220,7 @@ def _advance_as_of(stream_shard: str, ordered: list[int], contributions: list[Co
         day = contribution.deltas.day
         newest_per_day[day] = max(newest_per_day[day], contribution.deltas.created_at)
     for day, as_of in sorted(newest_per_day.items()):
-        advance_as_of(keys.report_as_of(day, shard_of(stream_shard, key, shards=keys.REPORT_SHARDS)), as_of)
+        advance_as_of(keys.report_as_of(day, shard_of(stream_shard, key, day, shards=keys.REPORT_SHARDS)), as_of)
     advance_as_of(keys.liability_as_of(shard_of(stream_shard, key, shards=keys.LIABILITY_SHARDS)),
                   max(newest_per_day.values()))
 
@@ -212,14 +235,8 @@ def read_report(day: str) -> tuple[list[ReportRow], str | None]:
             if item["SK"] == keys.AS_OF:
                 as_of = max(as_of or item["as_of"], item["as_of"])
             else:
-                rows.append(row_from_item(item))
+                rows += rows_from_item(item)
     return rows, as_of
-
-
-def row_from_item(item: dict[str, Any]) -> ReportRow:
-    labels = ("PK", "SK", "channel", "store_id", "kind", "currency")
-    counters = {name: value for name, value in item.items() if name not in labels and isinstance(value, int)}
-    return ReportRow.from_counters((item["channel"], item.get("store_id"), item["kind"], item.get("currency")), counters)
 
 
 def read_liability() -> tuple[dict[str, int], int, str | None]:
