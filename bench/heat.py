@@ -229,8 +229,8 @@ def report(result: dict[str, Any], top: int = 8) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=500)
-    parser.add_argument("--members", type=int, default=80)
-    parser.add_argument("--gift-cards", type=int, default=12)
+    parser.add_argument("--members", type=int, default=400)
+    parser.add_argument("--gift-cards", type=int, default=40)
     parser.add_argument("--stream-shards", type=int, default=8)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true")

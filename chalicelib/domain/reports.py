@@ -126,7 +126,7 @@ class Liability(BaseModel):
 
     stored_value: list[Money] = Field(description="Σ card balances, per currency")
     stars: int = Field(description="Σ member stars")
-    as_of: str | None = Field(description="updated_at of the newest card or member change reflected")
+    as_of: str | None = Field(description="created_at of the newest transaction reflected")
 
 
 def report_day(created_at: str) -> str:

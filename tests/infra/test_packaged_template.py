@@ -41,6 +41,10 @@ def test_the_ledger_stream_mapping_reports_failed_records_and_parks_what_keeps_f
         assert mapping["BisectBatchOnFunctionError"] is True, where
         assert 0 <= mapping["MaximumRetryAttempts"] <= 10000, where  # bounded: -1 would retry until the record expires
         assert 0 < mapping["MaximumRecordAgeInSeconds"] < 24 * 3600, where  # parked before the stream trims it
+        # The counters are counted once per stream shard: the event must name its shard (a tumbling
+        # window's `shardId`), and one batch per shard at a time (README, "Scale").
+        assert 0 < mapping["TumblingWindowInSeconds"] <= 900, where
+        assert mapping.get("ParallelizationFactor", 1) == 1, where
         on_failure = mapping["DestinationConfig"]["OnFailure"]
         assert on_failure["Destination"] == {"Fn::GetAtt": ["LedgerChangeFailures", "Arn"]}, where
         assert package.resources["LedgerChangeFailures"]["Type"] == "AWS::SQS::Queue"
