@@ -50,6 +50,10 @@ class AlreadyExists(BusinessRefusal):
     code, title = "already_exists", "Already exists"
 
 
+class HoldNotActive(BusinessRefusal):
+    code, status, title = "hold_not_active", 409, "Hold is not active"
+
+
 class LimitExceeded(BusinessRefusal):
     code, title = "limit_exceeded", "Limit exceeded"
 

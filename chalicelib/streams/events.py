@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from chalicelib import clock
-from chalicelib.domain.cards import card_resource
+from chalicelib.domain.cards import card_resource, updated_at
 from chalicelib.domain.events import ChangeEvent, change_event
 from chalicelib.domain.members import member_resource
 from chalicelib.settings import get_settings
@@ -16,8 +16,10 @@ from chalicelib.streams.changes import AdjustmentFiled, CardChange, EntryAdded, 
 
 def on_card(change: CardChange) -> None:
     card = change.after
+    # As shown at the change, like the member below (`held` as of then; `member` null: the member's
+    # own change events carry its loyalty, and the stream reads nothing else).
     _send(change_event("card.updated", change.item["PK"], change.item["SK"], card.version,
-                       card_resource(card).model_dump(mode="json")))
+                       card_resource(card, updated_at(card)).model_dump(mode="json")))
 
 
 def on_member(change: MemberChange) -> None:
