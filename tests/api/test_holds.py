@@ -181,3 +181,21 @@ def test_a_card_read_shows_its_members_loyalty(api, ada):
     assert card(api, gift["card_id"])["member"] is None
     by_number = api.get(f"/v1/cards?number={gift['card_number']}", tokens.pos()).json["items"][0]
     assert by_number["member"] is None and by_number["available"] == money(0)
+
+
+def test_the_readme_worked_example_a_latte_with_a_tip_paid_half_by_card(api, clock):
+    """README, "Holds": hold 8.00 of 10.00, capture 3.75, the rest released."""
+    ada = api.enrol()["member_id"]
+    card_id = api.issue(ada)["card_id"]
+    api.reload(card_id, 1_000)
+    placed = api.post(f"/v1/cards/{card_id}/holds", tokens.pos("S1"),
+                      {"amount": money(800), "order_ref": "till-7/0042"}).json
+    assert card(api, card_id)["available"] == money(200)
+    assert api.pay(card_id, 300, tokens.customer(ada)).json["code"] == "insufficient_funds"
+
+    tx = api.post(f"/v1/holds/{placed['hold_id']}/capture", tokens.pos("S1"), {"amount": money(375)}).json
+
+    assert (tx["amount"], tx["stars"], tx["balance_after"], tx["hold_id"]) == \
+        (money(-375), 7, money(625), placed["hold_id"])
+    shown = card(api, card_id)
+    assert (shown["balance"], shown["held"], shown["available"]) == (money(625), money(0), money(625))
