@@ -59,10 +59,19 @@ def wallet(principal: Principal, member_id: str) -> Wallet:
     # Each card as of this read (holds expired by now do not count), with the wallet's own member as
     # its `member`: the view holds both, so this costs nothing.
     loyalty = CardMember(member_id=profile.member_id, tier=profile.tier, stars=profile.stars)
-    shown = [card_resource(card_from_item(doc), now, member=loyalty) for doc in cards]
+    shown = [_wallet_card(doc, now, loyalty) for doc in cards]
     shown.sort(key=lambda card: card.card_id)
     return Wallet.model_validate({**profile.model_dump(mode="json"), "cards": [c.model_dump(mode="json") for c in shown],
                                   "as_of": as_of})
+
+
+def _wallet_card(doc: dict, now, loyalty: CardMember) -> CardResource:
+    """A wallet card item as of `now`. Items the stream wrote before v1.1 hold the card as the API
+    showed it then (no holds existed): shown with nothing held until the card's next change rewrites it."""
+    if "card_number" not in doc:
+        return card_resource(card_from_item(doc), now, member=loyalty)
+    return CardResource.model_validate({**doc, "held": {**doc["balance"], "amount": 0}, "available": doc["balance"],
+                                        "member": loyalty.model_dump()})
 
 
 def find_by_email(principal: Principal, email: str) -> MemberPage:
