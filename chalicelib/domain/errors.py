@@ -51,7 +51,7 @@ class AlreadyExists(BusinessRefusal):
 
 
 class HoldNotActive(BusinessRefusal):
-    code, status, title = "hold_not_active", 409, "Hold is not active"
+    code, title = "hold_not_active", "Hold is not active"
 
 
 class LimitExceeded(BusinessRefusal):
