@@ -49,6 +49,10 @@ WHO: dict[str, str] = {
     "unfreeze_card": "owner, agent",
     "transfer_balance": "owner (both cards its own), agent",
     "card_transactions": "owner, agent, pos",
+    "place_hold": "owner (order ahead), pos",
+    "get_hold": "owner, pos of the hold's store, agent",
+    "capture_hold": "owner, pos of the hold's store",
+    "void_hold": "owner, pos of the hold's store, agent",
     "set_auto_reload": "owner, agent",
     "remove_auto_reload": "owner, agent",
     "list_rewards": "any principal",
@@ -69,6 +73,14 @@ MISSING_WHO = "**not documented: add it to WHO in local/apidocs.py**"
 
 # What a client must know about an operation beyond its shape (rendered under its summary).
 NOTES: dict[str, str] = {
+    "place_hold": "Keeps `amount` back from the card's `available` until captured, voided or `expires_at` (no money moves, "
+                  "no Transaction). 409 `insufficient_funds` when `available` < amount, `card_not_active` unless active; "
+                  "a card carries at most `open_holds_per_card` (20) open holds (422 `limit_exceeded`).",
+    "capture_hold": "A `payment` with `hold_id`, stars on the captured amount, the rest of the hold released in the same "
+                    "step. 409 `hold_not_active` for a captured, voided or expired hold, `card_not_active` on a frozen "
+                    "card; 422 `limit_exceeded` above the hold.",
+    "void_hold": "Voiding a voided hold is a 200 that changes nothing; a captured or expired one is 409 `hold_not_active`. "
+                 "Works on a frozen card.",
     "enrol_member": "An email is unique after NFKC normalisation and case folding: a second member with it is 409 "
                     "`already_exists`; invisible or control characters are 422.",
     "find_members": "Strongly consistent (through the email's guard item): `{\"items\": [Member]}`, empty when none.",

@@ -18,6 +18,7 @@ from chalicelib.api import auth
 from chalicelib.api.problems import json_response, problem, problem_response, status_of
 from chalicelib.domain.errors import (DomainError, IdempotencyKeyRequired, NotFound, PayloadTooLarge,
                                       ServiceUnavailable, UnsupportedMediaType, ValidationFailed)
+from chalicelib.domain.holds import parse_hold_id
 from chalicelib.domain.ledger import parse_tx_id, tx_id_for
 from chalicelib.domain.principals import Principal
 from chalicelib.observability import correlate, logger
@@ -52,6 +53,7 @@ ID_SHAPES: dict[str, tuple[Callable[[str], bool], str]] = {
     "member_id": (_matches(r"mem_[0-9a-f]{20}"), "member not found"),
     "adjustment_id": (_matches(r"adj_[0-9a-f]{20}"), "adjustment not found"),
     "tx_id": (_is_canonical_tx_id, "transaction not found"),
+    "hold_id": (lambda value: parse_hold_id(value) is not None, "hold not found"),
 }
 
 REQUIRED, OPTIONAL = "required", "optional"

@@ -24,7 +24,7 @@ UNSERVED_METHOD = MethodNotAllowed("This path does not serve this method; the Al
 # (e.g. every business refusal not listed would be a 409), so the walk below follows the MRO.
 STATUS: dict[type[DomainError], int] = {
     errors.InsufficientFunds: 409, errors.InsufficientStars: 409, errors.CardNotActive: 409,
-    errors.AlreadyRefunded: 409, errors.AlreadyDecided: 409, errors.AlreadyExists: 409,
+    errors.AlreadyRefunded: 409, errors.AlreadyDecided: 409, errors.AlreadyExists: 409, errors.HoldNotActive: 409,
     errors.RequestInProgress: 409, errors.ConcurrentUpdate: 409,
     errors.LimitExceeded: 422, errors.CurrencyMismatch: 422, errors.IdempotencyKeyReused: 422,
     errors.ValidationFailed: 422, errors.PayloadTooLarge: 413, errors.UnsupportedMediaType: 415,

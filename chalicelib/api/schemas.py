@@ -55,6 +55,17 @@ class Payment(Body):
     order_ref: str | None = Field(None, min_length=1, max_length=128)
 
 
+class PlaceHold(Body):
+    amount: PositiveMoney
+    store_id: str | None = Field(None, min_length=1, max_length=64)
+    order_ref: str | None = Field(None, min_length=1, max_length=128)
+    expires_in: int = Field(3600, ge=60, le=604_800, description="seconds until the hold stops counting (60..604800)")
+
+
+class CaptureHold(Body):
+    amount: PositiveMoney | None = Field(None, description="at most the hold's amount; default all of it")
+
+
 class Transfer(Body):
     to_card_id: str = _ID
     amount: NonNegativeMoney | None = None

@@ -50,6 +50,10 @@ class AlreadyExists(BusinessRefusal):
     code, title = "already_exists", "Already exists"
 
 
+class HoldNotActive(BusinessRefusal):
+    code, title = "hold_not_active", "Hold is not active"
+
+
 class LimitExceeded(BusinessRefusal):
     code, title = "limit_exceeded", "Limit exceeded"
 

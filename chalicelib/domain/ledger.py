@@ -93,9 +93,9 @@ _SEQ_BYTES = 5  # up to 2**40 entries per card or member
 _KEY_LABEL = b"omnicard/tx-id/aes-siv/v1"
 
 
-@lru_cache(maxsize=4)
-def _sealer(pepper: str) -> AESSIV:
-    return AESSIV(hmac.new(pepper.encode(), _KEY_LABEL, hashlib.sha512).digest())  # AES-256-SIV
+@lru_cache(maxsize=8)
+def _sealer(pepper: str, label: bytes = _KEY_LABEL) -> AESSIV:
+    return AESSIV(hmac.new(pepper.encode(), label, hashlib.sha512).digest())  # AES-256-SIV
 
 
 def _pack(owner_id: str, seq: int) -> bytes:
@@ -122,13 +122,36 @@ def _unpack(plain: bytes) -> tuple[str, int] | None:
         return None
 
 
+def seal(prefix: str, label: bytes, owner_id: str, seq: int) -> str:
+    """`prefix` + the (owner, seq) pair sealed under the key `label` derives: one key per kind of
+    id, so an id of one kind never opens as another (hold ids use this too, domain/holds.py)."""
+    if not 0 < seq < 2 ** (8 * _SEQ_BYTES):
+        raise ValueError(f"sequence {seq} out of range")
+    sealed = _sealer(card_number_pepper(), label).encrypt(_pack(owner_id, seq), None)
+    return prefix + base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+
+
+def unseal(prefix: str, label: bytes, value: str) -> tuple[str, int] | None:
+    """(owner id, seq) of an id `seal` made, or None when it is not one in exactly this spelling."""
+    if not isinstance(value, str) or not value.startswith(prefix) \
+            or not re.fullmatch(r"[A-Za-z0-9_-]{30,200}", value[len(prefix):], re.ASCII):
+        return None
+    text = value[len(prefix):]
+    try:
+        sealed = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        plain = _sealer(card_number_pepper(), label).decrypt(sealed, None)
+    except (binascii.Error, ValueError, InvalidTag):
+        return None
+    parsed = _unpack(plain)
+    if parsed is None or parsed[1] == 0 or seal(prefix, label, *parsed) != value:
+        return None
+    return parsed
+
+
 def tx_id_for(owner_id: str, seq: int) -> str:
     """The id of the `seq`-th ledger entry of a card or member: derived (so a retried attempt can
     never write a second entry) and opaque."""
-    if not 0 < seq < 2 ** (8 * _SEQ_BYTES):
-        raise ValueError(f"ledger sequence {seq} out of range")
-    sealed = _sealer(card_number_pepper()).encrypt(_pack(owner_id, seq), None)
-    return "tx_" + base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+    return seal("tx_", _KEY_LABEL, owner_id, seq)
 
 
 def parse_tx_id(tx_id: str) -> tuple[str, int] | None:
@@ -136,13 +159,4 @@ def parse_tx_id(tx_id: str) -> tuple[str, int] | None:
     in exactly this spelling."""
     if not isinstance(tx_id, str) or not _TX_ID.fullmatch(tx_id):
         return None
-    text = tx_id[3:]
-    try:
-        sealed = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        plain = _sealer(card_number_pepper()).decrypt(sealed, None)
-    except (binascii.Error, ValueError, InvalidTag):
-        return None
-    parsed = _unpack(plain)
-    if parsed is None or parsed[1] == 0 or tx_id_for(*parsed) != tx_id:
-        return None
-    return parsed
+    return unseal("tx_", _KEY_LABEL, tx_id)

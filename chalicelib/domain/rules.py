@@ -16,6 +16,7 @@ class MoneyLimits(BaseModel):
     reload_min: int = Field(500, gt=0)
     reload_max: int = Field(50_000, gt=0)
     balance_cap: int = Field(100_000, gt=0)
+    open_holds_per_card: int = Field(20, gt=0)  # bounds the card item's holds map (README, "Holds")
     currencies: list[str] = Field(default_factory=lambda: ["USD"], min_length=1)
     default_currency: str = "USD"
 

@@ -10,10 +10,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from chalicelib.domain.cards import Card
+from chalicelib.domain.holds import HoldRecord
 from chalicelib.domain.ledger import LedgerEntry
 from chalicelib.domain.members import Member
 from chalicelib.store import keys
 from chalicelib.store.cards import card_from_item, entry_from_item
+from chalicelib.store.holds import hold_from_item
 from chalicelib.store.members import member_from_item
 from chalicelib.store.scan import scan_items, stream_changes
 
@@ -29,6 +31,7 @@ class Snapshot:
     member_items: dict[str, dict[str, Any]] = field(default_factory=dict)
     member_entries: dict[str, list[LedgerEntry]] = field(default_factory=lambda: defaultdict(list))
     refunds: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    holds: dict[tuple[str, int], HoldRecord] = field(default_factory=dict)  # by (card_id, hold number)
     idempotency: dict[str, dict[str, Any]] = field(default_factory=dict)
     email_guards: dict[str, str] = field(default_factory=dict)
     card_number_guards: dict[str, str] = field(default_factory=dict)
@@ -83,6 +86,8 @@ def _file(snapshot: Snapshot, item: dict[str, Any]) -> None:
         snapshot.cards[card.card_id] = card
     elif kind == "ledger_entry":
         snapshot.card_entries[pk.removeprefix("CARD#")].append(entry_from_item(item))
+    elif kind == "hold":
+        snapshot.holds[(pk.removeprefix("CARD#"), int(sk.removeprefix(keys.HOLD_PREFIX)))] = hold_from_item(item)
     elif kind == "refunds":
         snapshot.refunds[(pk.removeprefix("CARD#"), int(sk.removeprefix("REFUNDS#")))] = item
     elif kind == "member":

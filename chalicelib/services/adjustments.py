@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from chalicelib import clock
 from chalicelib.domain.adjustments import (Adjustment, DailyLimitReached, daily_tally, decided, needs_approval,
                                            new_adjustment_id, require_decider, utc_day)
-from chalicelib.domain.cards import BalanceChange, Card
+from chalicelib.domain.cards import BalanceChange, Card, spendable
 from chalicelib.domain.errors import AlreadyDecided, InsufficientFunds, LimitExceeded, NotFound
 from chalicelib.domain.ledger import Transaction, tx_id_for
 from chalicelib.domain.members import Member, adjust_stars
@@ -38,11 +38,12 @@ class AdjustmentPage(BaseModel):
 
 
 def plan_card_adjustment(card: Card, amount: Money) -> BalanceChange:
-    """A signed correction of a card's balance: never below zero, never above the cap; allowed on a
-    frozen card (that is when corrections happen)."""
+    """A signed correction of a card's balance: never below what its unexpired holds keep back (so
+    never below zero), never above the cap; allowed on a frozen card (that is when corrections happen)."""
     require_currency(amount, card.currency)
-    if card.balance + amount.amount < 0:
-        raise InsufficientFunds(f"balance {card.balance} cannot absorb an adjustment of {amount.amount}")
+    available = spendable(card, clock.now())
+    if available + amount.amount < 0:
+        raise InsufficientFunds(f"available {available} cannot absorb an adjustment of {amount.amount}")
     if card.balance + amount.amount > get_settings().rules.money.balance_cap:
         raise LimitExceeded("the balance would exceed the cap")
     return BalanceChange(card=card, delta=amount.amount, require_active=False)

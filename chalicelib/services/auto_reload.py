@@ -48,14 +48,14 @@ def _change_setting(principal: Principal, card_id: str, action: str,
         card = authorized_card(principal, card_id, "customer", "agent")
         settings = planned(card)
         if card.auto_reload == settings and card.auto_reload_payment_ref == payment_ref:
-            return card_resource(card)
+            return card_resource(card, clock.now())
         changes = {"auto_reload": settings.model_dump(mode="json") if settings else None,
                    "auto_reload_payment_ref": payment_ref}
         audit = staff_action(principal, action, card=card, before=card_state(card),
                              after=card_state(card, auto_reload=settings))
         commit([("card", card_store.state_update(card, changes, clock.rfc3339(clock.now())))], None, None, audit=audit)
         return card_resource(card.model_copy(update={"auto_reload": settings, "auto_reload_payment_ref": payment_ref,
-                                                      "version": card.version + 1}))
+                                                      "version": card.version + 1}), clock.now())
 
     return retrying(attempt)
 

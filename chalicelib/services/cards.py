@@ -1,16 +1,17 @@
 """Card use cases: issue, look up, register, reload, pay, freeze, transfer, ledger pages."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib import clock
 from chalicelib.domain import cards as rules
-from chalicelib.domain.cards import Card, CardResource, card_resource
+from chalicelib.domain.cards import BalanceChange, Card, CardMember, CardResource, card_resource
 from chalicelib.domain.errors import AlreadyExists, CurrencyMismatch, Forbidden, NotFound
 from chalicelib.domain.ledger import Transaction
-from chalicelib.domain.members import Member, earn_stars
+from chalicelib.domain.members import Member, earn_stars, member_resource
 from chalicelib.domain.money import Money
 from chalicelib.domain.principals import Principal, require_card_access, require_role
 from chalicelib.services import ledger
@@ -21,6 +22,7 @@ from chalicelib.settings import get_settings
 from chalicelib.store import cards as card_store
 from chalicelib.store import keys
 from chalicelib.store import members as member_store
+from chalicelib.store.reads import get_items
 
 
 class TransferResult(BaseModel):
@@ -73,19 +75,33 @@ def with_member(card_id: str) -> list[dict[str, str]]:
     return [keys.card(card_id), *([keys.member(member_id)] if member_id else [])]
 
 
+def loyalty(card: Card, member_item: dict[str, Any] | None, now: datetime) -> CardMember | None:
+    """The card's `member` field: its registered member's tier and stars as of `now`. Read with the
+    card when this process knows the card's member (one BatchGetItem), else one more GetItem."""
+    member = member_of(card, member_item)
+    if member is None:
+        return None
+    shown = member_resource(member, now, get_settings().rules.stars)
+    return CardMember(member_id=member.member_id, tier=shown.tier, stars=shown.stars)
+
+
 def get_card(principal: Principal, card_id: str) -> CardResource:
-    card = authorized_card(principal, card_id, "customer", "agent", "pos")
+    card_item, *member_item = get_items(with_member(card_id))
+    card = card_as(principal, card_item, "customer", "agent", "pos")
     record_lookup(principal, "card.viewed", card=card)
-    return card_resource(card)
+    now = clock.now()
+    return card_resource(card, now, member=loyalty(card, member_item[0] if member_item else None, now))
 
 
 def find_by_number(principal: Principal, number: str) -> list[CardResource]:
-    """The card presented at a till or read out on the phone."""
+    """The card presented at a till or read out on the phone, with its member's loyalty."""
     require_role(principal, "pos", "agent", "supervisor")
-    card = card_store.card_by_number(number)
-    if card:
-        record_lookup(principal, "card.looked_up", card=card)
-    return [card_resource(card)] if card else []
+    card, member_item = card_store.card_by_number(number, with_member=True)
+    if card is None:
+        return []
+    record_lookup(principal, "card.looked_up", card=card)
+    now = clock.now()
+    return [card_resource(card, now, member=loyalty(card, member_item, now))]
 
 
 def issue_card(principal: Principal, member_id: str | None, currency: str | None,
@@ -109,7 +125,7 @@ def issue_card(principal: Principal, member_id: str | None, currency: str | None
         number = rules.new_card_number()
         card = Card(card_id=card_store.new_card_id(number), last4=number[-4:], member_id=member_id, currency=currency,
                     created_at=now, updated_at=now)
-        issued = card_resource(card, full_number=number)
+        issued = card_resource(card, clock.now(), full_number=number)
         items = card_store.put_new_card(card, number)
         if member_id is not None:
             items.append(("member", member_store.member_exists(member_id)))
@@ -144,14 +160,15 @@ def register_card(principal: Principal, number: str, member_id: str, gate: Gate 
         audit = staff_action(principal, "card.registered", card=card, member_id=member_id,
                              before=card_state(card), after=card_state(card, member_id=member_id))
         if card.member_id == member_id:
-            commit([], gate, card_resource(card).model_dump(mode="json"), audit=audit)
-            return card_resource(card)
+            commit([], gate, card_resource(card, clock.now()).model_dump(mode="json"), audit=audit)
+            return card_resource(card, clock.now())
         if card.member_id is not None:
             if principal.role == "customer":
                 raise NotFound("card not found")
             raise AlreadyExists("the card is registered to another member")
         now = clock.rfc3339(clock.now())
-        registered = card_resource(card.model_copy(update={"member_id": member_id, "version": card.version + 1}))
+        registered = card_resource(card.model_copy(update={"member_id": member_id, "version": card.version + 1}),
+                                   clock.now())
         commit([("card", card_store.state_update(card, {"member_id": member_id}, now)),
                 ("member", member_store.member_exists(member_id))], gate, registered.model_dump(mode="json"),
                audit=audit)
@@ -170,10 +187,10 @@ def set_status(principal: Principal, card_id: str, status: str, gate: Gate | Non
         audit = staff_action(principal, "card.frozen" if status == "frozen" else "card.unfrozen", card=card,
                              before=card_state(card), after=card_state(card, status=card.status if unchanged else status))
         if unchanged:
-            commit([], gate, card_resource(card).model_dump(mode="json"), audit=audit)
-            return card_resource(card)
+            commit([], gate, card_resource(card, clock.now()).model_dump(mode="json"), audit=audit)
+            return card_resource(card, clock.now())
         now = clock.rfc3339(clock.now())
-        changed = card_resource(card.model_copy(update={"status": status, "version": card.version + 1}))
+        changed = card_resource(card.model_copy(update={"status": status, "version": card.version + 1}), clock.now())
         commit([("card", card_store.state_update(card, {"status": status}, now))], gate, changed.model_dump(mode="json"),
                audit=audit)
         return changed
@@ -202,24 +219,32 @@ def pay(principal: Principal, card_id: str, amount: Money, store_id: str | None,
         if store_id is not None and store_id != principal.store_id:
             raise Forbidden("store_id must be the till's own store")
         store_id = principal.store_id
-    settings = get_settings().rules
 
     def attempt() -> Transaction:
         card_item, *member_item = ledger.read(gate, *with_member(card_id))
         card = card_as(principal, card_item, "customer", "pos")
-        change = rules.plan_payment(card, amount)
-        member = member_of(card, member_item[0] if member_item else None)
-        if member is None:  # a gift card: money moves, no stars
-            entry = ledger_entry(principal, change, "payment", gate, store_id=store_id, order_ref=order_ref)
-            return commit_moves([change], [entry], gate)
         now = clock.now()
-        earned_member, stars = earn_stars(member, amount.amount, settings.stars.payment_rate, now, settings.stars,
-                                          new_entry=False)
-        entry = ledger_entry(principal, change, "payment", gate, store_id=store_id, order_ref=order_ref, at=now,
-                             stars=stars, stars_after=earned_member.stars_now(now))
-        return commit_moves([change], [entry], gate, member_updates=[member_store.stars_update(member, earned_member)])
+        change = rules.plan_payment(card, amount, now)
+        return commit_payment(principal, change, member_of(card, member_item[0] if member_item else None), now, gate,
+                              store_id=store_id, order_ref=order_ref)
 
     return retrying(attempt, gate)
+
+
+def commit_payment(principal: Principal, change: BalanceChange, member: Member | None, now: datetime,
+                   gate: Gate | None, *, extra: list[tuple[str, dict[str, Any]]] = (), **references: Any) -> Transaction:
+    """Commit a card payment (a till's, an order ahead, a hold's capture): on a registered card the
+    member earns stars on the amount paid, in the same transaction as the debit."""
+    amount = -change.delta
+    if member is None:  # a gift card: money moves, no stars
+        entry = ledger_entry(principal, change, "payment", gate, at=now, **references)
+        return commit_moves([change], [entry], gate, extra=extra)
+    settings = get_settings().rules
+    earned_member, stars = earn_stars(member, amount, settings.stars.payment_rate, now, settings.stars, new_entry=False)
+    entry = ledger_entry(principal, change, "payment", gate, at=now, stars=stars,
+                         stars_after=earned_member.stars_now(now), **references)
+    return commit_moves([change], [entry], gate, member_updates=[member_store.stars_update(member, earned_member)],
+                        extra=extra)
 
 
 def transfer(principal: Principal, card_id: str, to_card_id: str, amount: Money | None,
@@ -231,14 +256,16 @@ def transfer(principal: Principal, card_id: str, to_card_id: str, amount: Money 
         source_item, target_item = ledger.read(gate, keys.card(card_id), keys.card(to_card_id))
         source = card_as(principal, source_item, "customer", "agent")
         target = card_as(principal, target_item, "customer", "agent")
-        out_change, in_change = rules.plan_transfer(source, target, amount, get_settings().rules.money)
+        now = clock.now()
+        out_change, in_change = rules.plan_transfer(source, target, amount, get_settings().rules.money, now)
         moved = move_auto_reload and source.auto_reload is not None
         if moved:
-            out_change = out_change.model_copy(update={"updates": {"auto_reload": None, "auto_reload_payment_ref": None}})
+            out_change = out_change.model_copy(update={"updates": {**out_change.updates, "auto_reload": None,
+                                                                   "auto_reload_payment_ref": None}})
             in_change = in_change.model_copy(update={"updates": {
                 "auto_reload": source.auto_reload.model_dump(mode="json"),
                 "auto_reload_payment_ref": source.auto_reload_payment_ref}})
-        now = clock.now()  # one transaction, one time: both legs carry it
+        # one transaction, one time: both legs carry it
         out_entry = ledger_entry(principal, out_change, "transfer_out", gate, at=now)
         in_entry = ledger_entry(principal, in_change, "transfer_in", gate, at=now)
         audit = staff_action(

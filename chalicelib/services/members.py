@@ -4,7 +4,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from chalicelib import clock
-from chalicelib.domain.cards import CardResource
+from chalicelib.domain.cards import CardMember, CardResource, card_resource
 from chalicelib.domain.errors import AlreadyExists, NotFound
 from chalicelib.domain.members import Member, MemberResource, member_resource, new_member_id
 from chalicelib.domain.principals import Principal, require_member_access, require_role
@@ -13,6 +13,7 @@ from chalicelib.services.gate import Gate
 from chalicelib.services.ledger import commit, retrying
 from chalicelib.settings import get_settings
 from chalicelib.store import members as member_store
+from chalicelib.store.cards import card_from_item
 from chalicelib.store.members import member_from_item
 from chalicelib.store import views
 
@@ -53,9 +54,24 @@ def wallet(principal: Principal, member_id: str) -> Wallet:
     if member is None:
         raise NotFound("member not found")
     record_lookup(principal, "member.viewed", member_id=member_id)
-    profile = member_resource(member, clock.now(), get_settings().rules.stars)
-    cards.sort(key=lambda card: card["card_id"])
-    return Wallet.model_validate({**profile.model_dump(mode="json"), "cards": cards, "as_of": as_of})
+    now = clock.now()
+    profile = member_resource(member, now, get_settings().rules.stars)
+    # Each card as of this read (holds expired by now do not count), with the wallet's own member as
+    # its `member`: the view holds both, so this costs nothing.
+    loyalty = CardMember(member_id=profile.member_id, tier=profile.tier, stars=profile.stars)
+    shown = [_wallet_card(doc, now, loyalty) for doc in cards]
+    shown.sort(key=lambda card: card.card_id)
+    return Wallet.model_validate({**profile.model_dump(mode="json"), "cards": [c.model_dump(mode="json") for c in shown],
+                                  "as_of": as_of})
+
+
+def _wallet_card(doc: dict, now, loyalty: CardMember) -> CardResource:
+    """A wallet card item as of `now`. Items the stream wrote before v1.1 hold the card as the API
+    showed it then (no holds existed): shown with nothing held until the card's next change rewrites it."""
+    if "card_number" not in doc:
+        return card_resource(card_from_item(doc), now, member=loyalty)
+    return CardResource.model_validate({**doc, "held": {**doc["balance"], "amount": 0}, "available": doc["balance"],
+                                        "member": loyalty.model_dump()})
 
 
 def find_by_email(principal: Principal, email: str) -> MemberPage:

@@ -60,15 +60,18 @@ def new_card_id(number: str) -> str:
     return keys.card_id_for_number(number, card_number_pepper())
 
 
-def card_by_number(number: str) -> Card | None:
+def card_by_number(number: str, *, with_member: bool = False) -> Any:
     """The card with this full number, strongly consistent, in one round trip: the card at the id
     its number derives, read together with the number's guard — which names the card instead for
-    cards issued before ids were derived (one more read for those)."""
+    cards issued before ids were derived (one more read for those). `with_member`: (card, member
+    item), the member read in the same BatchGetItem when this process knows the card's member."""
     pepper = card_number_pepper()
-    card, guard = get_items([keys.card(keys.card_id_for_number(number, pepper)), keys.card_number(number, pepper)])
-    if card is not None:
-        return card_from_item(card)
-    return get_card(guard["card_id"]) if guard else None
+    card_id = keys.card_id_for_number(number, pepper)
+    member_id = known_member(card_id) if with_member else None
+    card, guard, *member = get_items([keys.card(card_id), keys.card_number(number, pepper),
+                                      *([keys.member(member_id)] if member_id else [])])
+    found = card_from_item(card) if card is not None else get_card(guard["card_id"]) if guard else None
+    return (found, member[0] if member else None) if with_member else found
 
 
 def put_new_card(card: Card, number: str) -> list[tuple[str, dict[str, Any]]]:

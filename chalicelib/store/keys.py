@@ -7,6 +7,7 @@ Ledger table (authoritative, streamed):
                                         (GSI1: STAREXP#<shard> / <next lot expiry> while it holds stars)
   MEMBER#<id>       / TX#<seq:012d>     the member's own ledger entries (purchase, redemption, expiry)
   CARD#<card_id>    / REFUNDS#<seq>     how much of payment <seq> has been refunded (money and stars)
+  CARD#<card_id>    / HOLD#<seq:012d>   a hold: amount, status, capture (open ones also sit on the card item)
   REWARDS           / <reward_id>       reward catalogue changes made by the service role
   ADJ#<id>          / ADJ               an adjustment waiting for approval, or decided
   PENDING_ADJ       / <requested_at>#<id>   the pending adjustments list (deleted when decided)
@@ -80,6 +81,13 @@ def refunds(card_id: str, payment_seq: int) -> dict[str, str]:
     return {"PK": f"CARD#{card_id}", "SK": f"REFUNDS#{payment_seq:012d}"}
 
 
+HOLD_PREFIX = "HOLD#"
+
+
+def hold(card_id: str, seq: int) -> dict[str, str]:
+    return {"PK": f"CARD#{card_id}", "SK": f"{HOLD_PREFIX}{seq:012d}"}
+
+
 def reward(reward_id: str) -> dict[str, str]:
     return {"PK": "REWARDS", "SK": reward_id}
 
@@ -122,6 +130,8 @@ def wallet_partition(member_id: str) -> str:
 def kind_of(pk: str, sk: str) -> str:
     """What a ledger-table item is, from its keys: card, ledger_entry, member, idempotency, guard."""
     if pk.startswith("CARD#"):
+        if sk.startswith(HOLD_PREFIX):
+            return "hold"
         return "card" if sk == CARD else "ledger_entry" if sk.startswith(TX_PREFIX) else "refunds"
     if pk.startswith("MEMBER#"):
         return "member" if sk == MEMBER else "member_entry"

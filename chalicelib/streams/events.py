@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from chalicelib.domain.cards import card_resource
+from chalicelib.domain.cards import card_resource, updated_at
 from chalicelib.domain.events import ChangeEvent, change_event
 from chalicelib.domain.members import member_resource
 from chalicelib.settings import get_settings
@@ -17,8 +17,10 @@ def event_of(change: Change) -> ChangeEvent | None:
     """The event one change publishes (None for a change that is no news, e.g. a chain link)."""
     if isinstance(change, CardChange):
         card = change.after
+        # As shown at the change, like the member below (`held` as of then; `member` null: the member's
+        # own change events carry its loyalty, and the stream reads nothing else).
         return change_event("card.updated", change.item["PK"], change.item["SK"], card.version,
-                            card_resource(card).model_dump(mode="json"))
+                            card_resource(card, updated_at(card)).model_dump(mode="json"))
     if isinstance(change, MemberChange):
         member = change.after
         # As shown at the change (not at delivery), so a redelivered event carries the same detail.

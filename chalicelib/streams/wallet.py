@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.domain.cards import card_resource
 from chalicelib.store import keys, views
 from chalicelib.store.cards import card_from_item
 from chalicelib.store.members import member_from_item
@@ -18,8 +17,10 @@ def project(item: dict[str, Any]) -> None:
     if kind == "card":
         card = card_from_item(item)
         if card.member_id is not None:
+            # The whole card record (with its holds), like the member's: the wallet computes `held`
+            # and `available` at read time, so an expired hold stops counting there too.
             views.project(keys.wallet_card(card.member_id, card.card_id),
-                          card_resource(card).model_dump(mode="json"), card.version, card.updated_at)
+                          card.model_dump(mode="json"), card.version, card.updated_at)
     elif kind == "member":
         # The whole member record (with its lots): the wallet computes stars and tier at read time.
         member = member_from_item(item)

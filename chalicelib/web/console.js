@@ -340,7 +340,7 @@
   function renderCards() {
     var body = clear($("cards-table").querySelector("tbody"));
     var cards = view.cards.map(freshest);
-    var holds = cards.some(function (card) { return card.held; });
+    var holds = cards.some(function (card) { return card.held && card.held.amount > 0; });
     document.body.classList.toggle("with-holds", holds);
     cards.forEach(function (card) {
       var open = el("button", {type: "button", "aria-label": "Open card " + card.card_number, text: "Open"});
@@ -404,7 +404,7 @@
     $("card-balance").textContent = formatMoney(card.balance);
     $("card-held").textContent = formatMoney(card.held);
     $("card-available").textContent = formatMoney(card.available);
-    $("card").classList.toggle("with-holds", Boolean(card.held));
+    $("card").classList.toggle("with-holds", Boolean(card.held && card.held.amount > 0));
     $("status-button").textContent = card.status === "frozen" ? "Unfreeze card" : "Freeze card";
     $("status-button").hidden = card.status === "closed";
     if (changed) {

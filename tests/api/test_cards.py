@@ -12,7 +12,9 @@ def test_issued_card_shows_its_full_number_once(api):
     assert len(card["card_number"]) == 16 and card["card_number"].isdigit()
     assert card | {"card_id": None, "card_number": None} == {
         "card_id": None, "card_number": None, "member_id": ada["member_id"], "status": "active",
-        "balance": {"amount": 0, "currency": "USD"}, "auto_reload": None, "version": 1, "ledger_head": None}
+        "balance": {"amount": 0, "currency": "USD"}, "held": {"amount": 0, "currency": "USD"},
+        "available": {"amount": 0, "currency": "USD"}, "auto_reload": None, "version": 1, "ledger_head": None,
+        "member": None}
     again = api.get(f"/v1/cards/{card['card_id']}", tokens.customer(ada["member_id"]))
     assert again.json["card_number"] == "************" + card["card_number"][-4:]
 

@@ -31,7 +31,7 @@ def test_throttled_write_is_503_with_retry_after_and_the_retry_applies_once(api)
 
 def test_throttled_read_is_503_not_500(api):
     card = api.issue()
-    handler = _throttle_every("GetItem")
+    handler = _throttle_every("BatchGetItem")  # the card read (with its member when known) is one BatchGetItem
     dynamodb().meta.events.register("before-call.dynamodb", handler)
     try:
         response = api.get(f"/v1/cards/{card['card_id']}", tokens.agent())

@@ -52,6 +52,12 @@ class World:
         assert response.status_code == 202, response.json
         return response.json["adjustment_id"]
 
+    def hold(self) -> str:
+        """A fresh hold on Ada's card, placed by a till of store S1 (so S1 is "the hold's store")."""
+        response = self.api.post(f"/v1/cards/{self.card}/holds", tokens.pos("S1"), {"amount": money(100)})
+        assert response.status_code == 201, response.json
+        return response.json["hold_id"]
+
     def reward(self) -> str:
         reward_id = "rw_" + uuid.uuid4().hex[:8]
         assert self.api.request("PUT", f"/v1/rewards/{reward_id}", tokens.service(),
@@ -107,6 +113,14 @@ MATRIX: dict[tuple[str, str], tuple[str, Request]] = {
         "/v1/cards/{card}/payments", {"amount": money(100)})),
     ("POST", "/v1/cards/{card_id}/transfers"):            ("ok  404  403  ok   ok   403", fixed(
         "/v1/cards/{card}/transfers", {"to_card_id": "{spare}", "amount": money(100)})),
+    ("POST", "/v1/cards/{card_id}/holds"):                ("ok  404  ok   403  403  403", fixed(
+        "/v1/cards/{card}/holds", {"amount": money(100)})),
+    ("GET", "/v1/holds/{hold_id}"):                       ("ok  404  ok   ok   ok   403", lambda w, role: (
+        f"/v1/holds/{w.hold()}", None)),
+    ("POST", "/v1/holds/{hold_id}/capture"):              ("ok  404  ok   403  403  403", lambda w, role: (
+        f"/v1/holds/{w.hold()}/capture", {"amount": money(50)})),
+    ("POST", "/v1/holds/{hold_id}/void"):                 ("ok  404  ok   ok   ok   403", lambda w, role: (
+        f"/v1/holds/{w.hold()}/void", {})),
     ("POST", "/v1/cards/{card_id}/freeze"):               ("ok  404  403  ok   ok   403", fixed(
         "/v1/cards/{lost}/freeze")),
     ("POST", "/v1/cards/{card_id}/unfreeze"):             ("ok  404  403  ok   ok   403", fixed(

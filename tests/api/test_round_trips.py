@@ -1,6 +1,7 @@
 """DynamoDB round trips per operation, counted at the botocore layer of the app's own client:
-a value move is one read of everything its plan needs and one TransactWriteItems; a read is one
-call. (Staff reads also file an audit record, a write by design: reads here go through a till.)"""
+a value move is one read of everything its plan needs and one TransactWriteItems (a hold, its
+capture and its void too: a capture costs no more than a payment); a read is one call — a card
+read includes its member's loyalty in that call once the process knows the card's member. (Staff reads also file an audit record, a write by design: reads here go through a till.)"""
 from __future__ import annotations
 
 from collections import Counter
@@ -35,8 +36,10 @@ def world(api):
     other = api.issue(member)["card_id"]
     api.reload(card["card_id"], 40_000)
     paid = api.pay(card["card_id"], 3_000, tokens.pos("S1")).json
+    holds = [api.post(f"/v1/cards/{card['card_id']}/holds", tokens.pos("S1"), {"amount": money(1_000)}).json["hold_id"]
+             for _ in range(2)]
     return {"member": member, "card": card["card_id"], "number": card["card_number"], "other": other,
-            "payment": paid["tx_id"]}
+            "payment": paid["tx_id"], "hold": holds[0], "spare_hold": holds[1]}
 
 
 def _operations(api, w) -> dict[str, tuple[int, Callable[[], Any]]]:
@@ -50,6 +53,12 @@ def _operations(api, w) -> dict[str, tuple[int, Callable[[], Any]]]:
                                                     {"reward_id": "rw_25"})),
         "refund": (VALUE_MOVE, lambda: api.post(f"/v1/transactions/{w['payment']}/refunds", tokens.pos("S1"),
                                                 {"amount": money(1_000)})),
+        "hold": (VALUE_MOVE, lambda: api.post(f"/v1/cards/{w['card']}/holds", tokens.pos("S1"),
+                                              {"amount": money(500)})),
+        "capture with stars": (VALUE_MOVE, lambda: api.post(f"/v1/holds/{w['hold']}/capture", tokens.pos("S1"),
+                                                            {"amount": money(800)})),
+        "void": (VALUE_MOVE, lambda: api.post(f"/v1/holds/{w['spare_hold']}/void", tokens.pos("S1"), {})),
+        "hold read": (READ, lambda: api.get(f"/v1/holds/{w['hold']}", tokens.pos("S1"))),
         "balance read": (READ, lambda: api.get(f"/v1/cards/{w['card']}", tokens.pos())),
         "card by number": (READ, lambda: api.get(f"/v1/cards?number={w['number']}", tokens.pos())),
         "transactions page": (READ, lambda: api.get(f"/v1/cards/{w['card']}/transactions?limit=5", tokens.pos())),
@@ -57,6 +66,7 @@ def _operations(api, w) -> dict[str, tuple[int, Callable[[], Any]]]:
 
 
 @pytest.mark.parametrize("operation", ["reload", "payment with stars", "transfer", "redemption", "refund",
+                                       "hold", "capture with stars", "void", "hold read",
                                        "balance read", "card by number", "transactions page"])
 def test_each_operation_stays_within_its_round_trips(api, world, calls, operation):
     most, act = _operations(api, world)[operation]

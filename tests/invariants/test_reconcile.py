@@ -54,10 +54,18 @@ def _busy_world(api, clock):
                        {"stars": 900, "reason_code": "goodwill"}).json["adjustment_id"]
     api.post(f"/v1/adjustments/{refused}/reject", tokens.supervisor("S-2"))
     api.post(f"/v1/members/{bob['member_id']}/adjustments", tokens.agent(), {"stars": 40, "reason_code": "goodwill"})
+    pre_auth = api.post(f"/v1/cards/{ada_card}/holds", tokens.pos("S1"), {"amount": money(2_000)}).json
+    api.post(f"/v1/holds/{pre_auth['hold_id']}/capture", tokens.pos("S1"), {"amount": money(1_800)})
+    voided = api.post(f"/v1/cards/{ada_card}/holds", app, {"amount": money(900), "store_id": "S1"}).json
+    api.post(f"/v1/holds/{voided['hold_id']}/void", app)
+    api.post(f"/v1/cards/{ada_card}/holds", tokens.pos("S1"), {"amount": money(300), "expires_in": 60})
     clock.advance(timedelta(days=200))
     star_service.expire_due_stars()
+    open_hold = api.post(f"/v1/cards/{bob_card}/holds", tokens.pos("S2"), {"amount": money(1_500), "expires_in": 604_800})
+    assert open_hold.status_code == 201, open_hold.json
     return {"ada": ada["member_id"], "bob": bob["member_id"], "ada_card": ada_card, "bob_card": bob_card,
-            "gift": gift, "payment": payment["tx_id"], "large_adjustment": large}
+            "gift": gift, "payment": payment["tx_id"], "large_adjustment": large, "captured_hold": pre_auth["hold_id"],
+            "voided_hold": voided["hold_id"], "open_hold": open_hold.json["hold_id"]}
 
 
 @dataclass
@@ -271,7 +279,46 @@ def _head_rewound(ids):
     _set(f"CARD#{ids['gift']}", "CARD", ledger_seq=card["ledger_seq"] - 1, balance=card["balance"] - last["amount"]["amount"])
 
 
+def _hold_key(hold_id):
+    from chalicelib.domain.holds import parse_hold_id
+    card_id, seq = parse_hold_id(hold_id)
+    return f"CARD#{card_id}", f"HOLD#{seq:012d}", str(seq)
+
+
+def _held_more_than_its_hold(ids):
+    pk, _, number = _hold_key(ids["open_hold"])
+    card = _get(pk, "CARD")
+    _set(pk, "CARD", holds={**card["holds"], number: {**card["holds"][number], "amount": 1_600}})
+
+
+def _hold_left_open_after_its_void(ids):
+    pk, sk, number = _hold_key(ids["voided_hold"])
+    record, card = _get(pk, sk), _get(pk, "CARD")
+    _set(pk, "CARD", holds={**card["holds"], number: {"amount": record["amount"], "expires_at": "2099-01-01T00:00:00.000Z"}})
+
+
+def _held_past_the_balance(ids):
+    pk, _, number = _hold_key(ids["open_hold"])
+    card = _get(pk, "CARD")
+    _set(pk, "CARD", balance=1_000)  # (the ledger no longer sums either; each invariant reports its part)
+
+
+def _voided_hold_captured_too(ids):
+    pk, sk, _ = _hold_key(ids["voided_hold"])
+    _set(pk, sk, status="captured", captured=900)
+
+
+def _captured_more_than_held(ids):
+    pk, sk, _ = _hold_key(ids["captured_hold"])
+    _set(pk, sk, amount=1_000)
+
+
 @pytest.mark.parametrize("corrupt, invariant", [
+    (_held_more_than_its_hold, "held_equals_open_holds"),
+    (_hold_left_open_after_its_void, "held_equals_open_holds"),
+    (_held_past_the_balance, "held_equals_open_holds"),
+    (_voided_hold_captured_too, "holds_settled_once"),
+    (_captured_more_than_held, "holds_settled_once"),
     (_entry_edited, "ledger_chains_verify"),
     (_lost_entry, "ledger_chains_verify"),
     (_entries_reordered, "ledger_chains_verify"),

@@ -6,10 +6,11 @@ and changes the model only when it succeeds."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from chalicelib.clock import rfc3339
+from chalicelib.domain.holds import hold_id_for
 from chalicelib.domain.ledger import tx_id_for
 from chalicelib.settings import Rules
 
@@ -55,6 +56,29 @@ class CardState:
     reloaded_in_day: int = 0
     auto_reload: tuple[int, int] | None = None  # (threshold, amount)
     triggers: list[str] = field(default_factory=list)  # debits that left it below its threshold
+    hold_seq: int = 0
+
+
+@dataclass
+class HoldState:
+    hold_id: str
+    card_id: str
+    amount: int
+    channel: str
+    store_id: str | None
+    expires_at: datetime
+    created_at: datetime
+    status: str = "held"  # held | captured | voided (expired is a matter of the clock)
+    captured: int | None = None
+
+    def shown_status(self, now: datetime) -> str:
+        return "expired" if self.status == "held" and self.expires_at <= now else self.status
+
+    def body(self, now: datetime) -> dict[str, Any]:
+        return {"hold_id": self.hold_id, "card_id": self.card_id, "amount": money(self.amount),
+                "status": self.shown_status(now), "captured": None if self.captured is None else money(self.captured),
+                "channel": self.channel, "store_id": self.store_id, "order_ref": None,
+                "expires_at": rfc3339(self.expires_at), "created_at": rfc3339(self.created_at)}
 
 
 @dataclass
@@ -116,6 +140,17 @@ class Programme:
         self.members: dict[str, MemberState] = {}
         self.payments: list[PaymentState] = []
         self.adjustments: dict[str, PendingAdjustment] = {}
+        self.holds: dict[str, HoldState] = {}
+        self.open_holds_per_card = rules.money.open_holds_per_card
+
+    # --- holds -----------------------------------------------------------------------------
+
+    def held(self, card_id: str, now: datetime) -> int:
+        return sum(hold.amount for hold in self.holds.values()
+                   if hold.card_id == card_id and hold.shown_status(now) == "held")
+
+    def spendable(self, card_id: str, now: datetime) -> int:
+        return self.cards[card_id].balance - self.held(card_id, now)
 
     # --- stars -----------------------------------------------------------------------------
 
@@ -181,7 +216,8 @@ class Programme:
                 "member_id": card.member_id, "kind": kind, "amount": money(delta),
                 "balance_after": money(card.balance), "stars": 0, "stars_after": None, "channel": actor.channel,
                 "store_id": actor.store_id, "agent_id": actor.agent_id, "reason_code": None, "reverses": None,
-                "created_at": rfc3339(now), "stars_shortfall": 0, **fields}
+                "created_at": rfc3339(now), "stars_shortfall": 0, "hold_id": None, "offline": False,
+                "occurred_at": None, **fields}
 
     def _member_tx(self, member_id: str, kind: str, stars: int, actor: Actor, now: datetime, **fields: Any) -> dict:
         member = self.members[member_id]
@@ -189,7 +225,8 @@ class Programme:
         return {"tx_id": tx_id_for(member_id, member.star_seq), "card_id": None, "member_id": member_id, "kind": kind,
                 "amount": None, "balance_after": None, "stars": stars, "stars_after": self.available(member_id, now),
                 "channel": actor.channel, "store_id": actor.store_id, "agent_id": actor.agent_id,
-                "reason_code": None, "reverses": None, "created_at": rfc3339(now), "stars_shortfall": 0, **fields}
+                "reason_code": None, "reverses": None, "created_at": rfc3339(now), "stars_shortfall": 0,
+                "hold_id": None, "offline": False, "occurred_at": None, **fields}
 
     def _debited(self, card: CardState, tx: dict) -> None:
         if card.auto_reload and card.status == "active" and card.balance < card.auto_reload[0]:
@@ -218,19 +255,62 @@ class Programme:
         card = self.cards[card_id]
         if card.status != "active":
             return Refused(409, "card_not_active")
-        if amount > card.balance:
+        if amount > self.spendable(card_id, now):
             return Refused(409, "insufficient_funds")
-        store_id = actor.store_id or pickup
+        return Ok(201, self._payment(card, amount, actor, now, actor.store_id or pickup))
+
+    def _payment(self, card: CardState, amount: int, actor: Actor, now: datetime, store_id: str | None,
+                 **fields: Any) -> dict:
         if card.member_id is None:
-            tx = self._card_tx(card, "payment", -amount, actor, now, store_id=store_id)
+            tx = self._card_tx(card, "payment", -amount, actor, now, store_id=store_id, **fields)
             earned = 0
         else:
             earned = self._earn(card.member_id, amount, 2, now)
             tx = self._card_tx(card, "payment", -amount, actor, now, store_id=store_id, stars=earned,
-                               stars_after=self.available(card.member_id, now))
-        self.payments.append(PaymentState(tx["tx_id"], card_id, card.member_id, store_id, amount, earned, now))
+                               stars_after=self.available(card.member_id, now), **fields)
+        self.payments.append(PaymentState(tx["tx_id"], card.card_id, card.member_id, store_id, amount, earned, now))
         self._debited(card, tx)
-        return Ok(201, tx)
+        return tx
+
+    def place_hold(self, card_id: str, amount: int, actor: Actor, now: datetime, store_id: str | None,
+                   expires_in: int) -> Outcome:
+        card = self.cards[card_id]
+        if card.status != "active":
+            return Refused(409, "card_not_active")
+        if amount > self.spendable(card_id, now):
+            return Refused(409, "insufficient_funds")
+        if sum(1 for h in self.holds.values() if h.card_id == card_id and h.shown_status(now) == "held") \
+                >= self.open_holds_per_card:
+            return Refused(422, "limit_exceeded")
+        card.hold_seq += 1
+        card.version += 1
+        hold = HoldState(hold_id_for(card_id, card.hold_seq), card_id, amount, actor.channel, store_id,
+                         now + timedelta(seconds=expires_in), now)
+        self.holds[hold.hold_id] = hold
+        return Ok(201, hold.body(now))
+
+    def capture(self, hold_id: str, amount: int | None, actor: Actor, now: datetime) -> Outcome:
+        hold = self.holds[hold_id]
+        card = self.cards[hold.card_id]
+        if hold.shown_status(now) != "held":
+            return Refused(409, "hold_not_active")
+        if card.status != "active":
+            return Refused(409, "card_not_active")
+        value = hold.amount if amount is None else amount
+        if value > hold.amount:
+            return Refused(422, "limit_exceeded")
+        hold.status, hold.captured = "captured", value
+        return Ok(201, self._payment(card, value, actor, now, hold.store_id, hold_id=hold_id))
+
+    def void(self, hold_id: str, now: datetime) -> Outcome:
+        hold = self.holds[hold_id]
+        if hold.status == "voided":
+            return Ok(200, hold.body(now))
+        if hold.shown_status(now) != "held":
+            return Refused(409, "hold_not_active")
+        hold.status = "voided"
+        self.cards[hold.card_id].version += 1
+        return Ok(200, hold.body(now))
 
     def purchase(self, member_id: str, amount: int, actor: Actor, now: datetime) -> Outcome:
         if actor.channel != "pos":
@@ -251,8 +331,9 @@ class Programme:
         source, target = self.cards[source_id], self.cards[target_id]
         if target.status != "active":
             return Refused(409, "card_not_active")
-        value = source.balance if amount is None else amount
-        if value <= 0 or value > source.balance:
+        available = self.spendable(source_id, now)
+        value = available if amount is None else amount
+        if value <= 0 or value > available:
             return Refused(409, "insufficient_funds")
         if target.balance + value > self.cap:
             return Refused(422, "limit_exceeded")
@@ -302,7 +383,8 @@ class Programme:
     def adjust_card(self, card_id: str, amount: int, reason: str, actor: Actor, now: datetime,
                     requester: str | None = None) -> Outcome:
         card = self.cards[card_id]
-        if card.balance + amount < 0 and requester is None and abs(amount) <= self.money_threshold:
+        available = self.spendable(card_id, now)  # a negative adjustment never eats into held money
+        if available + amount < 0 and requester is None and abs(amount) <= self.money_threshold:
             return Refused(409, "insufficient_funds")
         if card.balance + amount > self.cap and requester is None and abs(amount) <= self.money_threshold:
             return Refused(422, "limit_exceeded")
@@ -310,7 +392,7 @@ class Programme:
                                   or self._past_daily_limit(card_id, amount, self.money_threshold, actor, now)):
             return Ok(202, {"status": "pending_approval", "card_id": card_id, "member_id": card.member_id,
                             "amount": money(amount), "reason_code": reason, "agent_id": actor.agent_id})
-        if card.balance + amount < 0:
+        if available + amount < 0:
             return Refused(409, "insufficient_funds")
         if card.balance + amount > self.cap:
             return Refused(422, "limit_exceeded")

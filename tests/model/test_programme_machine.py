@@ -1,6 +1,7 @@
 """Model-based test: hypothesis drives the real API (Chalice's test client on moto) and a plain-Python
-model of the programme side by side — reloads, payments, purchases, redemptions, transfers, refunds,
-adjustments with approval, freezes, auto-reload, replays of earlier requests, clock moves, the expiry
+model of the programme side by side — reloads, payments, holds (placed, captured whole or in part,
+voided, expired by moving the clock), purchases, redemptions, transfers, refunds, adjustments with
+approval, freezes, auto-reload, replays of earlier requests, clock moves, the expiry
 run and stream drains — and every answer must be the model's. The invariant checker runs every few
 steps (ledger), after every drain (ledger, views and the stream's history) and at the end.
 
@@ -30,7 +31,7 @@ from tests.stack import fresh_stack
 CARDS = ("A", "B", "C", "G")  # A, B: Ada's; C: Bob's; G: a gift card (registered to Bob later, maybe)
 RECONCILE_EVERY = 4
 REPLAYABLE = {"insufficient_funds", "insufficient_stars", "card_not_active", "already_refunded", "already_decided",
-              "limit_exceeded", "currency_mismatch", "already_exists"}
+              "limit_exceeded", "currency_mismatch", "already_exists", "hold_not_active"}
 SYSTEM = Actor("system", "", "system")
 
 
@@ -210,6 +211,52 @@ class ProgrammeMachine(RuleBasedStateMachine):
                              {"card_number": self.gift_number, "member_id": self.ids["bob"]})
         self.expect(response, Ok(200, {"member_id": self.ids["bob"], "version": card.version}), subset=True)
 
+    # --- holds ----------------------------------------------------------------------------------
+
+    @rule(name=st.sampled_from(CARDS), amount=st.integers(1, 15_000), pick=st.integers(0, 9),
+          expires_in=st.sampled_from([60, 3_600, 604_800]), pickup=st.sampled_from([None, "S1", "S2"]))
+    def place_hold(self, name, amount, pick, expires_in, pickup):
+        actor = self.choose(pick, self.owner(name, pick), "till_1", "till_2")
+        body = {"amount": money(amount), "expires_in": expires_in}
+        if actor.channel != "pos" and pickup:
+            body["store_id"] = pickup
+        store_id = actor.store_id if actor.channel == "pos" else body.get("store_id")
+        expected = self.model.place_hold(self.ids[name], amount, actor, self.now(), store_id, expires_in)
+        self.expect(self.send("POST", f"/v1/cards/{self.ids[name]}/holds", actor, body), expected)
+
+    def _hold_actor(self, hold, pick, *staff):
+        card = self.model.cards[hold.card_id]
+        owners = [a for a in self.actors.values() if a.member_id is not None and a.member_id == card.member_id]
+        till = {"S1": "till_1", "S2": "till_2"}.get(hold.store_id or "")
+        return self.choose(pick, owners[pick % len(owners)] if owners else None, till, *staff)
+
+    @precondition(lambda self: self.model.holds)
+    @rule(data=st.data(), amount=st.one_of(st.none(), st.integers(1, 16_000)), pick=st.integers(0, 9))
+    def capture_hold(self, data, amount, pick):
+        """Capture all, part or more than held — of a hold open, settled or expired by the clock."""
+        hold = self.model.holds[data.draw(st.sampled_from(sorted(self.model.holds)))]
+        actor = self._hold_actor(hold, pick)
+        if actor is None:
+            return
+        expected = self.model.capture(hold.hold_id, amount, actor, self.now())
+        body = {"amount": money(amount)} if amount is not None else {}
+        self.expect(self.send("POST", f"/v1/holds/{hold.hold_id}/capture", actor, body), expected)
+
+    @precondition(lambda self: self.model.holds)
+    @rule(data=st.data(), pick=st.integers(0, 9))
+    def void_hold(self, data, pick):
+        hold = self.model.holds[data.draw(st.sampled_from(sorted(self.model.holds)))]
+        actor = self._hold_actor(hold, pick, "agent")
+        expected = self.model.void(hold.hold_id, self.now())
+        self.expect(self.send("POST", f"/v1/holds/{hold.hold_id}/void", actor, {}), expected)
+
+    @precondition(lambda self: self.model.holds)
+    @rule(data=st.data())
+    def read_hold(self, data):
+        hold = self.model.holds[data.draw(st.sampled_from(sorted(self.model.holds)))]
+        response = self.api.get(f"/v1/holds/{hold.hold_id}", self.actors["agent"].token)
+        self.expect(response, Ok(200, hold.body(self.now())))
+
     # --- stars ----------------------------------------------------------------------------------
 
     @rule(member=st.sampled_from(("ada", "bob")), pick=st.integers(0, 9),
@@ -316,13 +363,16 @@ class ProgrammeMachine(RuleBasedStateMachine):
         till = self.actors["till_1"].token
         for name in CARDS:
             card, shown = self.card(name), self.api.get(f"/v1/cards/{self.ids[name]}", till).json
-            assert (shown["balance"], shown["status"], shown["version"], shown["member_id"]) == \
-                (money(card.balance), card.status, card.version, card.member_id)
+            held = self.model.held(card.card_id, self.now())
+            assert (shown["balance"], shown["held"], shown["available"], shown["status"], shown["version"],
+                    shown["member_id"]) == (money(card.balance), money(held), money(card.balance - held), card.status,
+                                            card.version, card.member_id)
         for member, owner in (("ada", "ada_app"), ("bob", "bob_app")):
             wallet = self.api.get(f"/v1/members/{self.ids[member]}", self.actors[owner].token).json
             assert wallet["stars"] == self.model.available(self.ids[member], self.now())
-            assert {c["card_id"]: c["balance"]["amount"] for c in wallet["cards"]} == \
-                {c.card_id: c.balance for c in self.model.cards.values() if c.member_id == self.ids[member]}
+            assert {c["card_id"]: (c["balance"]["amount"], c["available"]["amount"]) for c in wallet["cards"]} == \
+                {c.card_id: (c.balance, self.model.spendable(c.card_id, self.now()))
+                 for c in self.model.cards.values() if c.member_id == self.ids[member]}
         assert_reconciled(views=True, history=True)
 
 

@@ -83,3 +83,36 @@ def test_gift_card_appears_in_the_wallet_once_registered(api, drain):
     drain()
     cards = _wallet(api, ada["member_id"])["cards"]
     assert [(c["card_id"], c["balance"]["amount"]) for c in cards] == [(gift["card_id"], 2000)]
+
+
+def test_the_wallet_counts_holds_as_of_the_read_and_shows_each_cards_loyalty(api, drain, clock):
+    from datetime import timedelta
+
+    from tests.conftest import money
+    ada = api.enrol()
+    card = api.issue(ada["member_id"])
+    api.reload(card["card_id"], 3000)
+    api.post(f"/v1/cards/{card['card_id']}/holds", tokens.pos("S1"), {"amount": money(1000), "expires_in": 60})
+    drain()
+    shown = _wallet(api, ada["member_id"])["cards"][0]
+    assert (shown["held"], shown["available"]) == (money(1000), money(2000))
+    assert shown["member"] == {"member_id": ada["member_id"], "tier": "green", "stars": 0}
+
+    clock.advance(timedelta(seconds=60))  # no write, no stream record: the read alone stops counting it
+
+    shown = _wallet(api, ada["member_id"])["cards"][0]
+    assert (shown["held"], shown["available"]) == (money(0), money(3000))
+
+
+def test_a_wallet_card_written_before_holds_existed_still_reads(api, drain):
+    from chalicelib.store import keys, views
+    ada = api.enrol()
+    card = api.issue(ada["member_id"])
+    drain()
+    old = {key: value for key, value in api.get(f"/v1/cards/{card['card_id']}", tokens.pos()).json.items()
+           if key not in ("held", "available", "member")}
+    views.project(keys.wallet_card(ada["member_id"], card["card_id"]), old, 99, "2026-01-01T00:00:00.000Z")
+
+    shown = _wallet(api, ada["member_id"])["cards"][0]
+
+    assert shown["card_id"] == card["card_id"] and shown["available"] == shown["balance"]

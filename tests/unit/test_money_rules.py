@@ -46,42 +46,42 @@ def test_frozen_card_neither_reloads_nor_pays():
     with pytest.raises(CardNotActive):
         rules.plan_reload(card(status="frozen"), usd(500), RULES, NOW)
     with pytest.raises(CardNotActive):
-        rules.plan_payment(card(1000, status="frozen"), usd(1))
+        rules.plan_payment(card(1000, status="frozen"), usd(1), NOW)
 
 
 def test_payment_of_the_whole_balance_leaves_zero_and_one_more_cent_is_refused():
-    assert rules.plan_payment(card(1000), usd(1000)).balance_after == 0
+    assert rules.plan_payment(card(1000), usd(1000), NOW).balance_after == 0
     with pytest.raises(InsufficientFunds):
-        rules.plan_payment(card(1000), usd(1001))
+        rules.plan_payment(card(1000), usd(1001), NOW)
 
 
 def test_money_in_another_currency_is_refused():
     with pytest.raises(CurrencyMismatch):
-        rules.plan_payment(card(1000), Money(amount=1, currency="EUR"))
+        rules.plan_payment(card(1000), Money(amount=1, currency="EUR"), NOW)
 
 
 def test_transfer_defaults_to_the_whole_balance_and_works_from_a_frozen_card():
-    out, into = rules.plan_transfer(card(700, status="frozen"), card(0, card_id="crd_b"), None, LIMITS)
+    out, into = rules.plan_transfer(card(700, status="frozen"), card(0, card_id="crd_b"), None, LIMITS, NOW)
     assert (out.delta, into.delta, out.require_active, into.require_active) == (-700, 700, False, True)
 
 
 def test_transfer_refusals():
     with pytest.raises(InsufficientFunds):
-        rules.plan_transfer(card(0), card(card_id="crd_b"), None, LIMITS)
+        rules.plan_transfer(card(0), card(card_id="crd_b"), None, LIMITS, NOW)
     with pytest.raises(ValidationFailed):
-        rules.plan_transfer(card(100), card(100), None, LIMITS)
+        rules.plan_transfer(card(100), card(100), None, LIMITS, NOW)
     with pytest.raises(CardNotActive):
-        rules.plan_transfer(card(100), card(card_id="crd_b", status="frozen"), None, LIMITS)
+        rules.plan_transfer(card(100), card(card_id="crd_b", status="frozen"), None, LIMITS, NOW)
     with pytest.raises(CurrencyMismatch):
-        rules.plan_transfer(card(100), card(card_id="crd_b", currency="EUR"), None, LIMITS)
+        rules.plan_transfer(card(100), card(card_id="crd_b", currency="EUR"), None, LIMITS, NOW)
     with pytest.raises(LimitExceeded):
-        rules.plan_transfer(card(100), card(99_950, card_id="crd_b"), None, LIMITS)
+        rules.plan_transfer(card(100), card(99_950, card_id="crd_b"), None, LIMITS, NOW)
 
 
 @given(st.integers(min_value=0, max_value=100_000), st.integers(min_value=1, max_value=200_000))
 def test_a_payment_plan_never_goes_below_zero(balance, amount):
     try:
-        change = rules.plan_payment(card(balance), usd(amount))
+        change = rules.plan_payment(card(balance), usd(amount), NOW)
     except InsufficientFunds:
         assert amount > balance
     else:
@@ -135,3 +135,53 @@ def test_daily_reload_amount_is_inclusive_and_resets_at_the_programmes_midnight(
     with pytest.raises(LimitExceeded, match="per card per day"):
         rules.plan_reload(current, usd(500), strict, NOW.replace(hour=23, minute=59))
     assert rules.plan_reload(current, usd(500), strict, NOW + timedelta(days=1)).updates["reloaded_in_day"] == 500
+
+
+def _holding(balance, *holds):
+    """A card of `balance` with holds of (amount, seconds from NOW until they expire)."""
+    stamp = lambda seconds: (NOW + timedelta(seconds=seconds)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return card(balance).model_copy(update={"holds": {str(n): rules.CardHold(amount=a, expires_at=stamp(s))
+                                                      for n, (a, s) in enumerate(holds, 1)}, "hold_seq": len(holds)})
+
+
+def test_available_is_the_balance_less_unexpired_holds_and_an_expired_hold_stops_counting_at_its_second():
+    held = _holding(10_000, (3_000, 60), (2_000, 0), (500, -1))
+    assert (rules.held(held, NOW), rules.spendable(held, NOW)) == (3_000, 7_000)
+    assert rules.spendable(held, NOW + timedelta(seconds=60)) == 10_000
+
+
+def test_payments_and_transfers_spend_available_and_writes_prune_expired_holds():
+    held = _holding(10_000, (3_000, 60), (2_000, -5))
+    with pytest.raises(InsufficientFunds):
+        rules.plan_payment(held, usd(7_001), NOW)
+    change = rules.plan_payment(held, usd(7_000), NOW)
+    assert change.balance_after == 3_000 and set(change.updates["holds"]) == {"1"}
+    out, _ = rules.plan_transfer(held, card(card_id="crd_b"), None, LIMITS, NOW)
+    assert out.delta == -7_000
+
+
+def test_a_capture_takes_at_most_its_hold_and_releases_the_rest():
+    from chalicelib.domain import holds
+    from chalicelib.domain.errors import HoldNotActive
+    base = _holding(10_000)
+    plan = holds.plan_hold(base, usd(4_000), 600, NOW, max_open=20, channel="pos", actor="pos:S1", store_id="S1",
+                           order_ref=None)
+    held = base.model_copy(update={"holds": {k: rules.CardHold(**v) for k, v in plan.card_updates["holds"].items()},
+                                   "hold_seq": 1})
+    assert rules.spendable(held, NOW) == 6_000
+    with pytest.raises(LimitExceeded):
+        holds.plan_capture(held, plan.record, usd(4_001), NOW)
+    capture = holds.plan_capture(held, plan.record, usd(3_500), NOW)
+    assert capture.delta == -3_500 and capture.updates == {"holds": {}}
+    with pytest.raises(HoldNotActive):
+        holds.plan_capture(held, plan.record, None, NOW + timedelta(seconds=600))
+    with pytest.raises(CardNotActive):
+        holds.plan_capture(held.model_copy(update={"status": "frozen"}), plan.record, None, NOW)
+
+
+def test_hold_ids_are_opaque_and_never_open_as_transaction_ids():
+    from chalicelib.domain import holds
+    from chalicelib.domain.ledger import parse_tx_id
+    hold_id = holds.hold_id_for("crd_0123456789abcdef0123", 7)
+    assert "0123456789abcdef" not in hold_id and holds.parse_hold_id(hold_id) == ("crd_0123456789abcdef0123", 7)
+    assert parse_tx_id("tx_" + hold_id[4:]) is None and holds.parse_hold_id(hold_id + "A") is None

@@ -9,7 +9,7 @@ CONTRACT = {  # code → status, from the contract's Errors table (+ the statuse
     "validation_error": 422, "idempotency_key_required": 400, "unauthorized": 401, "forbidden": 403,
     "not_found": 404, "method_not_allowed": 405, "insufficient_funds": 409, "insufficient_stars": 409,
     "card_not_active": 409, "request_in_progress": 409, "already_refunded": 409, "already_decided": 409,
-    "already_exists": 409, "idempotency_key_reused": 422, "limit_exceeded": 422, "currency_mismatch": 422,
+    "already_exists": 409, "hold_not_active": 409, "idempotency_key_reused": 422, "limit_exceeded": 422, "currency_mismatch": 422,
     "rate_limited": 429, "concurrent_update": 409, "service_unavailable": 503,
 }
 
