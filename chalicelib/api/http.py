@@ -52,6 +52,7 @@ ID_SHAPES: dict[str, tuple[Callable[[str], bool], str]] = {
     "member_id": (_matches(r"mem_[0-9a-f]{20}"), "member not found"),
     "adjustment_id": (_matches(r"adj_[0-9a-f]{20}"), "adjustment not found"),
     "tx_id": (_is_canonical_tx_id, "transaction not found"),
+    "webhook_id": (_matches(r"whk_[0-9a-f]{20}"), "webhook not found"),
 }
 
 REQUIRED, OPTIONAL = "required", "optional"
@@ -156,6 +157,8 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, status: int
                     request_gate.finish(call.gate, status_of(error), problem(error))
                 raise
             code, result = (result.status, result.body) if isinstance(result, Reply) else (status, result)
+            if code == 204:
+                return Response(body="", status_code=204)
             return json_response(_dump(result), code)
 
         handle.__name__ = view.__name__

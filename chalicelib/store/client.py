@@ -33,11 +33,25 @@ def ssm() -> Any:
     return boto3.client("ssm", config=_CONFIG)
 
 
+@lru_cache(maxsize=1)
+def kms() -> Any:
+    """KMS, for webhook signing secrets (encrypted at rest, decrypted only to sign)."""
+    return boto3.client("kms", config=_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def sqs() -> Any:
+    """SQS, for webhook retries (sent back to the delivery queue with a delay) and dead letters."""
+    return boto3.client("sqs", config=_CONFIG)
+
+
 def reset_clients() -> None:
     """Drop cached clients (tests start moto after import)."""
     dynamodb.cache_clear()
     events.cache_clear()
     ssm.cache_clear()
+    kms.cache_clear()
+    sqs.cache_clear()
 
 
 def to_attributes(values: dict[str, Any]) -> dict[str, Any]:

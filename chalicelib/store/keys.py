@@ -23,6 +23,8 @@ Views table (projections written by the stream handlers):
   COUNTED#<source PK>  / <source SK>      a ledger entry already counted in its report row
   LIABILITY            / VALUE#<currency> | STARS | AS_OF           outstanding value and stars
   LIABILITY#<source PK> / SOURCE          what one card or member contributes to the totals
+Webhooks table (subscriptions; not streamed):
+  WEBHOOKS          / <webhook_id>      url, event_types, created_at, the secret encrypted with KMS
 """
 from __future__ import annotations
 
@@ -205,3 +207,12 @@ def audit(subject: str, at: str, audit_id: str) -> dict[str, str]:
 def audit_partition(subject: str) -> str:
     return f"AUDIT#{subject}"
 
+
+
+# --- Webhooks table ---------------------------------------------------------------------------
+
+WEBHOOKS = "WEBHOOKS"
+
+
+def webhook(webhook_id: str) -> dict[str, str]:
+    return {"PK": WEBHOOKS, "SK": webhook_id}
