@@ -99,6 +99,7 @@ _ENV = {
     "webhook_http_loopback": "OMNICARD_WEBHOOK_HTTP_LOOPBACK",
     "webhook_retry_delays": "OMNICARD_WEBHOOK_RETRY_DELAYS",
     "webhook_retry_seconds": "OMNICARD_WEBHOOK_RETRY_SECONDS",
+    "webhook_timeout_seconds": "OMNICARD_WEBHOOK_TIMEOUT_SECONDS",
 }
 # An origin as browsers send it (RFC 6454 serialisation). Exact strings, so no wildcard can let in a
 # look-alike host; plain http only for a developer's own machine.

@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from chalicelib.domain.webhooks import EVENT_TYPES
-from chalicelib.settings import reset_settings
+from chalicelib.settings import get_settings, reset_settings
 from tests.conftest import tokens
 
 URL = "https://hooks.example.com/omnicard"
@@ -110,6 +110,7 @@ def test_plain_http_is_allowed_to_loopback_only_where_the_stage_says(api, monkey
 
     monkeypatch.setenv("OMNICARD_WEBHOOK_HTTP_LOOPBACK", "true")  # the local stage (.chalice/config.json)
     reset_settings()
+    get_settings()
     for url in ("http://127.0.0.1:9/hook", "http://localhost:8080/hook"):
         assert subscribe(api, {"url": url}).status_code == 201
     for url in ("http://10.0.0.1/hook", "http://example.com/hook", "http://127.0.0.2/hook"):
