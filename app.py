@@ -41,10 +41,14 @@ def on_ledger_change(event):
 
 
 # Webhook deliveries: an EventBridge rule on the bus feeds this queue (infra/template.json sets the
-# real queue, ReportBatchItemFailures and the dead-letter queue). The stream handler never calls a
+# real queue ARN over this placeholder, ReportBatchItemFailures and the dead-letter queue). The stream handler never calls a
 # subscriber, so a dead endpoint costs the ledger stream nothing. Locally the server's webhook pump
 # reads the queue and calls this same handler (local/webhooks.py).
-@app.on_sqs_message(queue="omnicard-webhook-deliveries", batch_size=10, name="deliver_webhooks")
+WEBHOOK_QUEUE_ARN = os.environ.get("OMNICARD_WEBHOOK_QUEUE_ARN",
+                                   "arn:aws:sqs:us-east-1:000000000000:omnicard-webhook-deliveries")
+
+
+@app.on_sqs_message(queue_arn=WEBHOOK_QUEUE_ARN, batch_size=10, name="deliver_webhooks")
 def deliver_webhooks(event):
     from chalicelib.webhooks import delivery
 

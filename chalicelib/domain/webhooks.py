@@ -92,8 +92,8 @@ def check_url(url: str, *, http_loopback: bool) -> str:
         raise refuse("must be https" + (" (plain http only to localhost or 127.0.0.1)" if http_loopback else ""))
     address = _ip_literal(host)
     if address is not None:
-        if not address.is_global:
-            raise refuse("must not name a private, loopback, link-local or reserved address")
+        if not address.is_global or address.is_multicast:
+            raise refuse("must not name a private, loopback, link-local, multicast or reserved address")
         return url
     if host == "localhost" or host.endswith(_INTERNAL_SUFFIXES) or not _HOST_NAME.fullmatch(host) \
             or re.fullmatch(r"[0-9a-fx.]+", host):  # 2130706433, 0x7f.1: numbers some resolvers read as addresses
@@ -115,7 +115,7 @@ def may_connect(address: str, *, loopback: bool) -> bool:
     ip = ipaddress.ip_address(address.split("%")[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return ip.is_global or (loopback and ip.is_loopback)
+    return (ip.is_global and not ip.is_multicast) or (loopback and ip.is_loopback)
 
 
 # --- delivery ---------------------------------------------------------------------------------

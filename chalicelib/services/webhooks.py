@@ -15,6 +15,7 @@ from chalicelib.domain.webhooks import NewWebhook, Webhook, WebhookList, check_u
 from chalicelib.services import ledger
 from chalicelib.services.gate import Gate, Replay
 from chalicelib.settings import get_settings
+from chalicelib.store import webhook_writes
 from chalicelib.store import webhooks as webhook_store
 
 _SEALED = "secret_ciphertext"
@@ -30,11 +31,11 @@ def subscribe(principal: Principal, url: str, event_types: list[str] | None, gat
     try:
         if gate is not None:
             ledger.read(gate)  # a key answered already: replay it before minting anything
-        ciphertext = webhook_store.encrypt_secret(webhook.webhook_id, secret)
+        ciphertext = webhook_writes.encrypt_secret(webhook.webhook_id, secret)
         sealed = {**webhook.model_dump(mode="json"), _SEALED: base64.b64encode(ciphertext).decode("ascii")}
 
         def attempt() -> NewWebhook:
-            ledger.commit([("webhook", webhook_store.put_new(webhook, ciphertext))], gate, sealed)
+            ledger.commit([("webhook", webhook_writes.put_new(webhook, ciphertext))], gate, sealed)
             return NewWebhook(**webhook.model_dump(), secret=secret)
 
         return ledger.retrying(attempt, gate)
@@ -57,5 +58,5 @@ def list_webhooks(principal: Principal) -> WebhookList:
 
 def unsubscribe(principal: Principal, webhook_id: str) -> None:
     require_role(principal, "service")
-    if not webhook_store.delete(webhook_id):
+    if not webhook_writes.delete(webhook_id):
         raise NotFound("webhook not found")

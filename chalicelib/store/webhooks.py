@@ -1,4 +1,5 @@
-"""Data access for webhook subscriptions: their own small table (not streamed: a subscription is
+"""Data access for webhook subscriptions, the reading side (the delivery function's; writes are in
+webhook_writes.py): their own small table (not streamed: a subscription is
 no change of the ledger), each secret encrypted with KMS under an encryption context naming its
 webhook, so a ciphertext copied onto another subscription does not decrypt. Plaintext secrets are
 never stored, logged or put in an event."""
@@ -7,12 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+import boto3
 
 from chalicelib.domain.webhooks import Webhook
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
-from chalicelib.store.client import dynamodb, from_attributes, kms, to_attributes
+from chalicelib.store.client import CONFIG, dynamodb, from_attributes, process_client, to_attributes
 
 _FIELDS = set(Webhook.model_fields)
 
@@ -25,29 +26,23 @@ class Subscription:
     secret_ciphertext: bytes
 
 
+@process_client
+def kms() -> Any:
+    """KMS, for the signing secrets (sealed by the API, opened to sign)."""
+    return boto3.client("kms", config=CONFIG)
+
+
 def _table() -> str:
     return get_settings().webhooks_table
 
 
-def _context(webhook_id: str) -> dict[str, str]:
+def context(webhook_id: str) -> dict[str, str]:
     return {"omnicard:webhook_id": webhook_id}
 
 
-def encrypt_secret(webhook_id: str, secret: str) -> bytes:
-    blob: bytes = kms().encrypt(KeyId=get_settings().webhook_key, Plaintext=secret.encode("ascii"),
-                                EncryptionContext=_context(webhook_id))["CiphertextBlob"]
-    return blob
-
-
 def decrypt_secret(webhook_id: str, ciphertext: bytes) -> str:
-    plaintext: bytes = kms().decrypt(CiphertextBlob=ciphertext, EncryptionContext=_context(webhook_id))["Plaintext"]
+    plaintext: bytes = kms().decrypt(CiphertextBlob=ciphertext, EncryptionContext=context(webhook_id))["Plaintext"]
     return plaintext.decode("ascii")
-
-
-def put_new(webhook: Webhook, secret_ciphertext: bytes) -> dict[str, Any]:
-    """The TransactWriteItems element creating a subscription (never overwriting one)."""
-    item = {**keys.webhook(webhook.webhook_id), **webhook.model_dump(mode="json"), "secret": secret_ciphertext}
-    return {"Put": {"TableName": _table(), "Item": to_attributes(item), "ConditionExpression": "attribute_not_exists(PK)"}}
 
 
 def subscriptions(*, consistent: bool) -> list[Subscription]:
@@ -65,15 +60,3 @@ def subscriptions(*, consistent: bool) -> list[Subscription]:
         if "LastEvaluatedKey" not in response:
             return found
         query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-
-def delete(webhook_id: str) -> bool:
-    """Remove a subscription; False if there was none."""
-    try:
-        dynamodb().delete_item(TableName=_table(), Key=to_attributes(keys.webhook(webhook_id)),
-                               ConditionExpression="attribute_exists(PK)")
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import clock
@@ -25,11 +26,17 @@ from chalicelib.domain import webhooks as rules
 from chalicelib.observability import logger
 from chalicelib.settings import get_settings
 from chalicelib.store import webhooks as webhook_store
-from chalicelib.store.client import sqs
+from chalicelib.store.client import CONFIG, process_client
 from chalicelib.store.webhooks import Subscription
 from chalicelib.webhooks import sender
 
 _MAX_PARALLEL_POSTS = 16
+
+
+@process_client
+def sqs() -> Any:
+    """SQS, for retries (back to the delivery queue, delayed) and dead letters."""
+    return boto3.client("sqs", config=CONFIG)
 
 
 @dataclass(frozen=True)
