@@ -106,6 +106,9 @@ def test_unknown_event_types_and_bad_bodies_are_422(api, body):
 
 
 def test_plain_http_is_allowed_to_loopback_only_where_the_stage_says(api, monkeypatch):
+    monkeypatch.setenv("OMNICARD_WEBHOOK_HTTP_LOOPBACK", "false")  # a deployed stage (a local stack may have run)
+    reset_settings()
+    get_settings()
     assert subscribe(api, {"url": "http://127.0.0.1:9/hook"}).status_code == 422  # a deployed stage's default
 
     monkeypatch.setenv("OMNICARD_WEBHOOK_HTTP_LOOPBACK", "true")  # the local stage (.chalice/config.json)
