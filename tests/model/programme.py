@@ -181,7 +181,8 @@ class Programme:
                 "member_id": card.member_id, "kind": kind, "amount": money(delta),
                 "balance_after": money(card.balance), "stars": 0, "stars_after": None, "channel": actor.channel,
                 "store_id": actor.store_id, "agent_id": actor.agent_id, "reason_code": None, "reverses": None,
-                "created_at": rfc3339(now), "stars_shortfall": 0, **fields}
+                "created_at": rfc3339(now), "stars_shortfall": 0, "hold_id": None, "offline": False,
+                "occurred_at": None, **fields}
 
     def _member_tx(self, member_id: str, kind: str, stars: int, actor: Actor, now: datetime, **fields: Any) -> dict:
         member = self.members[member_id]
@@ -189,7 +190,8 @@ class Programme:
         return {"tx_id": tx_id_for(member_id, member.star_seq), "card_id": None, "member_id": member_id, "kind": kind,
                 "amount": None, "balance_after": None, "stars": stars, "stars_after": self.available(member_id, now),
                 "channel": actor.channel, "store_id": actor.store_id, "agent_id": actor.agent_id,
-                "reason_code": None, "reverses": None, "created_at": rfc3339(now), "stars_shortfall": 0, **fields}
+                "reason_code": None, "reverses": None, "created_at": rfc3339(now), "stars_shortfall": 0,
+                "hold_id": None, "offline": False, "occurred_at": None, **fields}
 
     def _debited(self, card: CardState, tx: dict) -> None:
         if card.auto_reload and card.status == "active" and card.balance < card.auto_reload[0]:
