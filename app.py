@@ -4,7 +4,8 @@ import os
 from chalice import Chalice, Cron
 
 from chalicelib import observability
-from chalicelib.api import activity, auto_reload, cards, edges, holds, members, meta, pages, reports, staff, stars
+from chalicelib.api import (activity, auto_reload, cards, edges, holds, members, meta, pages, reports, staff, stars,
+                            webhooks)
 from chalicelib.settings import configured_rules, console_settings
 
 configured_rules()  # a bad rules file stops start-up here, naming the field
@@ -12,7 +13,7 @@ console_settings()  # so does a half-configured console sign-in (README, Call-ce
 
 app = Chalice(app_name="omnicard", configure_logs=False)
 for blueprint in (meta.bp, members.bp, cards.bp, holds.bp, stars.bp, auto_reload.bp, activity.bp, reports.bp, staff.bp,
-                  pages.bp):
+                  webhooks.bp, pages.bp):
     app.register_blueprint(blueprint)
 edges.register(app)  # every path: OPTIONS (CORS preflight) and a 405 for each method it does not serve
 
@@ -38,6 +39,21 @@ def on_ledger_change(event):
     from chalicelib.streams import ledger
 
     return ledger.handle(event.to_dict(), event.context)
+
+
+# Webhook deliveries: an EventBridge rule on the bus feeds this queue (infra/template.json sets the
+# real queue ARN over this placeholder, ReportBatchItemFailures and the dead-letter queue). The stream handler never calls a
+# subscriber, so a dead endpoint costs the ledger stream nothing. Locally the server's webhook pump
+# reads the queue and calls this same handler (local/webhooks.py).
+WEBHOOK_QUEUE_ARN = os.environ.get("OMNICARD_WEBHOOK_QUEUE_ARN",
+                                   "arn:aws:sqs:us-east-1:000000000000:omnicard-webhook-deliveries")
+
+
+@app.on_sqs_message(queue_arn=WEBHOOK_QUEUE_ARN, batch_size=10, name="deliver_webhooks")
+def deliver_webhooks(event):
+    from chalicelib.webhooks import delivery
+
+    return delivery.handle(event.to_dict(), event.context)
 
 
 # Daily, just after midnight UTC. Shown balances already exclude expired stars; this writes them off.

@@ -36,6 +36,29 @@ class Settings(BaseModel):
     # Browser origins (the web channel) allowed to call the API, per stage: OMNICARD_CORS_ALLOWED_ORIGINS
     # in .chalice/config.json, comma-separated. Empty: no browser origin may call (see README, CORS).
     cors_allowed_origins: tuple[str, ...] = ()
+    # Webhooks (README, "Webhooks"): the subscriptions' table, the KMS key their secrets are encrypted
+    # with, the delivery queue (retries are sent back to it with a delay) and its dead-letter queue.
+    webhooks_table: str = "omnicard-webhooks"
+    webhook_key: str = "alias/omnicard-webhooks"
+    webhook_queue_url: str | None = None
+    webhook_dead_letter_url: str | None = None
+    # The local stage only: webhook URLs may be plain http to localhost / 127.0.0.1, and delivery may
+    # connect to loopback addresses. Deployed stages leave it off (public https endpoints only).
+    webhook_http_loopback: bool = False
+    # Retry n waits webhook_retry_delays[n-1] seconds (the last repeats; at most 900, SQS's longest
+    # delay); no attempt is scheduled later than webhook_retry_seconds after the first.
+    webhook_retry_delays: tuple[int, ...] = (5, 30, 120, 600, 900)
+    webhook_retry_seconds: int = Field(25 * 3600, ge=1)
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=30)
+
+    @field_validator("webhook_retry_delays", mode="before")
+    @classmethod
+    def _delays(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [int(part) for part in value.split(",") if part.strip()]
+        if not value or any(not isinstance(d, int) or not 0 <= d <= 900 for d in value):  # type: ignore[union-attr]
+            raise ValueError("webhook retry delays are 1..n whole seconds, each 0..900")
+        return value
 
     @field_validator("cors_allowed_origins", mode="before")
     @classmethod
@@ -69,6 +92,14 @@ _ENV = {
     "card_number_pepper": "OMNICARD_CARD_NUMBER_PEPPER",
     "card_number_pepper_parameter": "OMNICARD_CARD_NUMBER_PEPPER_PARAMETER",
     "cors_allowed_origins": "OMNICARD_CORS_ALLOWED_ORIGINS",
+    "webhooks_table": "OMNICARD_WEBHOOKS_TABLE",
+    "webhook_key": "OMNICARD_WEBHOOK_KEY",
+    "webhook_queue_url": "OMNICARD_WEBHOOK_QUEUE_URL",
+    "webhook_dead_letter_url": "OMNICARD_WEBHOOK_DEAD_LETTER_URL",
+    "webhook_http_loopback": "OMNICARD_WEBHOOK_HTTP_LOOPBACK",
+    "webhook_retry_delays": "OMNICARD_WEBHOOK_RETRY_DELAYS",
+    "webhook_retry_seconds": "OMNICARD_WEBHOOK_RETRY_SECONDS",
+    "webhook_timeout_seconds": "OMNICARD_WEBHOOK_TIMEOUT_SECONDS",
 }
 # An origin as browsers send it (RFC 6454 serialisation). Exact strings, so no wildcard can let in a
 # look-alike host; plain http only for a developer's own machine.

@@ -68,6 +68,9 @@ WHO: dict[str, str] = {
     "pending_adjustments": "supervisor",
     "channel_report": "supervisor, service",
     "liability_report": "supervisor, service",
+    "subscribe_webhook": "service",
+    "list_webhooks": "service",
+    "delete_webhook": "service",
 }
 MISSING_WHO = "**not documented: add it to WHO in local/apidocs.py**"
 
@@ -138,6 +141,13 @@ NOTES: dict[str, str] = {
                       "signed totals per currency and signed stars of each transaction kind, with `as_of` (stream view).",
     "liability_report": "Outstanding stored value per currency and outstanding stars, as of the last change the "
                         "stream processed.",
+    "subscribe_webhook": "Every change event (all types when `event_types` is absent, also types added later; then "
+                         "`event_types` is null) is POSTed as `{type, timestamp, data}` with Standard Webhooks "
+                         "headers signed with `secret`, which only this 201 (and its replay) shows. `url`: https to "
+                         "a public host; plain http only to localhost / 127.0.0.1 on the local stage; credentials, "
+                         "fragments, internal names and private addresses are 422. Retried with backoff (README, Webhooks).",
+    "list_webhooks": "Strongly consistent; never shows a secret.",
+    "delete_webhook": "204 with no body; events already queued for it are not sent. An unknown id is 404.",
 }
 
 # What each rule means, beside its field's own description (if any).

@@ -38,6 +38,7 @@ PARKED_PATH = STATE_DIR / "parked.jsonl"
 STAGE = "local"
 HOST = "127.0.0.1"
 STREAM_HANDLER = "on_ledger_change"
+WEBHOOK_HANDLER = "deliver_webhooks"
 READY_TIMEOUT_SECONDS = 60
 PUMP_BATCH_SIZE = 25
 
@@ -85,6 +86,7 @@ class Stack:
     state_path: Path  # stack-<port>.json: where the stack runs, for local/ops.py
     pump: Any  # the StreamPump (None without a ledger stream)
     events: Any  # the EventTail (None without a bus and a queue)
+    webhooks: Any = None  # the WebhookPump (None without the queues)
 
 
 @contextlib.contextmanager
@@ -115,6 +117,8 @@ def running_stack(port: int, *, moto_port: int = 0) -> Iterator[Stack]:
         settings = get_settings()
         stream_arns = create_tables(boto3.client("dynamodb"), settings)
         _create_event_bus(boto3.client("events"), settings.event_bus)
+        webhook_pump = _start_webhooks(config.chalice_app, settings, stop, cleanup)
+        settings = get_settings()
         app = config.chalice_app
         original_class = app.__class__
         cleanup.callback(setattr, app, "__class__", original_class)  # create_server swaps it
@@ -130,7 +134,7 @@ def running_stack(port: int, *, moto_port: int = 0) -> Iterator[Stack]:
         cleanup.callback(server.server.server_close)
         cleanup.callback(server.shutdown)
         stack = Stack(url=f"http://{HOST}:{port}", aws_endpoint=endpoint, state_path=STATE_DIR / f"stack-{port}.json",
-                      pump=pump, events=events)
+                      pump=pump, events=events, webhooks=webhook_pump)
         _write_state(stack, settings, cleanup)
         logger.info("API at %s; AWS endpoint for other tools at %s", stack.url, stack.aws_endpoint)
         yield stack
@@ -220,6 +224,40 @@ def _create_event_bus(events: Any, name: str) -> None:
             logger.warning("event bus %s unavailable (%s): change events will fail and their records be parked", name, exc)
     except BotoCoreError as exc:
         logger.warning("event bus %s unavailable (%s): change events will fail and their records be parked", name, exc)
+
+
+def _start_webhooks(app: Any, settings: Any, stop: threading.Event, cleanup: contextlib.ExitStack) -> Any:
+    """The webhook queues, KMS key and delivery thread (local/webhooks.py); None if unavailable."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+    from chalice.local import LambdaContext
+
+    from chalicelib.settings import reset_settings
+    from local.webhooks import WebhookPump, create_webhook_key, create_webhook_queues
+
+    handler = app.handler_map.get(WEBHOOK_HANDLER)
+    try:
+        create_webhook_key(boto3.client("kms"), settings.webhook_key)
+        queues = create_webhook_queues(boto3.client("events"), boto3.client("sqs"), settings.event_bus)
+    except (BotoCoreError, ClientError) as exc:
+        logger.warning("webhooks will not be delivered (%s)", exc)
+        return None
+    os.environ["OMNICARD_WEBHOOK_QUEUE_URL"] = queues.queue_url
+    os.environ["OMNICARD_WEBHOOK_DEAD_LETTER_URL"] = queues.dead_letter_url
+    reset_settings()
+
+    def deliver(event: dict[str, Any]) -> dict[str, Any] | None:
+        context = LambdaContext(f"{app.app_name}-{STAGE}-{WEBHOOK_HANDLER}", memory_size=512, max_runtime_ms=120_000)
+        response: dict[str, Any] | None = handler(event, context)
+        return response
+
+    pump = WebhookPump(boto3.client("sqs"), queues, deliver)
+    thread = threading.Thread(target=pump.run, args=(stop,), name="webhook-pump", daemon=True)
+    thread.start()
+    cleanup.callback(thread.join, 15)
+    cleanup.callback(stop.set)  # callbacks run last-in first-out: stop it, then wait for it
+    logger.info("webhook pump delivering %s to %s", queues.queue_url, WEBHOOK_HANDLER)
+    return pump
 
 
 def _start_pump(app: Any, stream_arn: str, stop: threading.Event) -> tuple[Any, threading.Thread | None]:

@@ -18,6 +18,7 @@ TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "infra" / "template.jso
 _TABLE_NAME_SETTING = {
     "LedgerTable": "ledger_table",
     "ViewsTable": "views_table",
+    "WebhooksTable": "webhooks_table",
 }
 
 # CloudFormation properties with the same shape in create_table.

@@ -37,7 +37,8 @@ from chalicelib.store.client import reset_clients  # noqa: E402
 from local.moto_threads import serialize_moto_requests  # noqa: E402
 from local.moto_transactions import patch_moto_transactions  # noqa: E402
 from local.pump import StreamPump  # noqa: E402
-from local.tables import create_tables  # noqa: E402
+from local.tables import create_tables
+from local.webhooks import create_webhook_key  # noqa: E402
 from local.tokens import make_token  # noqa: E402
 
 
@@ -73,6 +74,7 @@ def aws(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
         reset_clients()
         streams = create_tables(boto3.client("dynamodb"))
         boto3.client("events").create_event_bus(Name="omnicard")
+        create_webhook_key(boto3.client("kms"), "alias/omnicard-webhooks")
         yield streams
         if not request.node.get_closest_marker("corrupts_ledger"):
             from tests.reconciled import assert_reconciled

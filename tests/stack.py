@@ -16,6 +16,7 @@ from chalicelib.settings import reset_settings
 from chalicelib.store.client import reset_clients
 from local.pump import StreamPump
 from local.tables import create_tables
+from local.webhooks import create_webhook_key
 from tests.conftest import ROOT, Api, chalice_app
 
 START = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
@@ -39,6 +40,7 @@ def fresh_stack(start: datetime | None = START) -> Iterator[Stack]:
         reset_clients()
         streams = create_tables(boto3.client("dynamodb"))
         boto3.client("events").create_event_bus(Name="omnicard")
+        create_webhook_key(boto3.client("kms"), "alias/omnicard-webhooks")
         fixed = clock_module.FixedClock(start) if start is not None else None
         if fixed is not None:
             clock_module.use_clock(fixed)

@@ -54,6 +54,7 @@ ID_SHAPES: dict[str, tuple[Callable[[str], bool], str]] = {
     "adjustment_id": (_matches(r"adj_[0-9a-f]{20}"), "adjustment not found"),
     "tx_id": (_is_canonical_tx_id, "transaction not found"),
     "hold_id": (lambda value: parse_hold_id(value) is not None, "hold not found"),
+    "webhook_id": (_matches(r"whk_[0-9a-f]{20}"), "webhook not found"),
 }
 
 REQUIRED, OPTIONAL = "required", "optional"
@@ -158,6 +159,8 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, status: int
                     request_gate.finish(call.gate, status_of(error), problem(error))
                 raise
             code, result = (result.status, result.body) if isinstance(result, Reply) else (status, result)
+            if code == 204:
+                return Response(body="", status_code=204)
             return json_response(_dump(result), code)
 
         handle.__name__ = view.__name__

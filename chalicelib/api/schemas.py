@@ -6,8 +6,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.domain.adjustments import ReasonCode
+from chalicelib.domain.events import DetailType
 from chalicelib.domain.members import check_email
 from chalicelib.domain.money import NonNegativeMoney, PositiveMoney, SignedMoney
+from chalicelib.domain.webhooks import EVENT_TYPES
 
 _ID = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
 _REF = Field(min_length=1, max_length=128)
@@ -142,3 +144,10 @@ class StarAdjustment(Body):
 
 class PendingQuery(Page):
     status: Literal["pending_approval"] = "pending_approval"
+
+
+class NewWebhook(Body):
+    url: str = Field(min_length=1, max_length=2048, description="https (plain http only to localhost / 127.0.0.1 in the local stage)")
+    event_types: list[DetailType] | None = Field(
+        None, min_length=1, max_length=len(EVENT_TYPES),
+        description="the detail-types to receive; absent: every type, also those added later")

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 
 # Throttling and transient errors are retried by botocore's standard mode (jittered backoff).
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=2, read_timeout=5)
+CONFIG = _CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=2, read_timeout=5)
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -33,11 +33,25 @@ def ssm() -> Any:
     return boto3.client("ssm", config=_CONFIG)
 
 
+_RESETS: list[Callable[[], None]] = []
+
+
+def process_client(factory: Callable[[], Any]) -> Callable[[], Any]:
+    """A client made once per process by `factory`, in the module that uses it (so the IAM scan of
+    tests/infra sees each service only in the functions whose code reaches it); reset_clients()
+    drops it too."""
+    cached = lru_cache(maxsize=1)(factory)
+    _RESETS.append(cached.cache_clear)
+    return cached
+
+
 def reset_clients() -> None:
     """Drop cached clients (tests start moto after import)."""
     dynamodb.cache_clear()
     events.cache_clear()
     ssm.cache_clear()
+    for reset in _RESETS:
+        reset()
 
 
 def to_attributes(values: dict[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,8 @@ Views table (projections written by the stream handlers):
   LIABILITY#<shard>    / TOTALS | AS_OF   outstanding value (VALUE#<currency>) and stars, one of
                                           LIABILITY_SHARDS shards (summed on read)
   PROGRESS#<stream shard id> / PROGRESS   how far the counters have counted that stream shard
+Webhooks table (subscriptions; not streamed):
+  WEBHOOKS          / <webhook_id>      url, event_types, created_at, the secret encrypted with KMS
 """
 from __future__ import annotations
 
@@ -221,3 +223,12 @@ def audit(subject: str, at: str, audit_id: str) -> dict[str, str]:
 def audit_partition(subject: str) -> str:
     return f"AUDIT#{subject}"
 
+
+
+# --- Webhooks table ---------------------------------------------------------------------------
+
+WEBHOOKS = "WEBHOOKS"
+
+
+def webhook(webhook_id: str) -> dict[str, str]:
+    return {"PK": WEBHOOKS, "SK": webhook_id}

@@ -190,7 +190,8 @@ def test_every_id_the_server_mints_has_the_shape_its_path_parameter_accepts(api,
     pending = api.post(f"/v1/cards/{card['card_id']}/adjustments", tokens.agent("A2"),
                        {"amount": money(9_000), "reason_code": "goodwill"}).json["adjustment_id"]
     hold_id = api.post(f"/v1/cards/{card['card_id']}/holds", tokens.pos(), {"amount": money(100)}).json["hold_id"]
+    webhook = api.post("/v1/webhooks", tokens.service(), {"url": "https://hooks.example.com/x"}).json["webhook_id"]
     minted = {"card_id": card["card_id"], "member_id": member, "adjustment_id": pending, "tx_id": tx_id,
-              "hold_id": hold_id}
+              "hold_id": hold_id, "webhook_id": webhook}
     assert set(minted) == set(ID_SHAPES)
     assert {name: ID_SHAPES[name][0](value) for name, value in minted.items()} == dict.fromkeys(minted, True)

@@ -58,6 +58,11 @@ class World:
         assert response.status_code == 201, response.json
         return response.json["hold_id"]
 
+    def webhook(self) -> str:
+        response = self.api.post("/v1/webhooks", tokens.service(), {"url": "https://hooks.example.com/matrix"})
+        assert response.status_code == 201, response.json
+        return response.json["webhook_id"]
+
     def reward(self) -> str:
         reward_id = "rw_" + uuid.uuid4().hex[:8]
         assert self.api.request("PUT", f"/v1/rewards/{reward_id}", tokens.service(),
@@ -145,6 +150,11 @@ MATRIX: dict[tuple[str, str], tuple[str, Request]] = {
         f"/v1/rewards/{w.reward()}", None)),
     ("GET", "/v1/reports/channels"):                      ("403 403  403  403  ok   ok",  fixed("/v1/reports/channels")),
     ("GET", "/v1/reports/liability"):                     ("403 403  403  403  ok   ok",  fixed("/v1/reports/liability")),
+    ("POST", "/v1/webhooks"):                             ("403 403  403  403  403  ok",  fixed(
+        "/v1/webhooks", {"url": "https://hooks.example.com/matrix"})),
+    ("GET", "/v1/webhooks"):                              ("403 403  403  403  403  ok",  fixed("/v1/webhooks")),
+    ("DELETE", "/v1/webhooks/{webhook_id}"):              ("403 403  403  403  403  ok",  lambda w, role: (
+        f"/v1/webhooks/{w.webhook()}", None)),
 }
 
 

@@ -130,8 +130,11 @@ def test_every_function_gets_this_stacks_resources_and_no_secret(deployed: Deplo
     stream_arn = deployed.client("dynamodb").describe_table(
         TableName=deployed.physical["LedgerTable"])["Table"]["LatestStreamArn"]
 
-    for logical_id in ("APIHandler", "OnLedgerChange", "ExpireStars"):
+    for logical_id in ("APIHandler", "OnLedgerChange", "ExpireStars", "DeliverWebhooks"):
         variables = deployed.function(logical_id)["Environment"]["Variables"]
+        assert variables["OMNICARD_WEBHOOKS_TABLE"] == deployed.physical["WebhooksTable"], logical_id
+        assert variables["OMNICARD_WEBHOOK_QUEUE_URL"] == deployed.physical["WebhookDeliveries"], logical_id
+        assert not [name for name in variables if "SECRET" in name], logical_id
         assert variables["OMNICARD_LEDGER_TABLE"] == deployed.physical["LedgerTable"], logical_id
         assert variables["OMNICARD_VIEWS_TABLE"] == deployed.physical["ViewsTable"], logical_id
         assert variables["OMNICARD_LEDGER_STREAM_ARN"] == stream_arn, logical_id
@@ -144,11 +147,12 @@ def test_every_function_gets_this_stacks_resources_and_no_secret(deployed: Deplo
 
 def test_each_function_runs_with_its_own_role(deployed: Deployed):
     roles = {logical_id: deployed.function(logical_id)["Role"].rsplit("/", 1)[1]
-             for logical_id in ("APIHandler", "OnLedgerChange", "ExpireStars")}
+             for logical_id in ("APIHandler", "OnLedgerChange", "ExpireStars", "DeliverWebhooks")}
 
     assert roles == {"APIHandler": deployed.physical["DefaultRole"],
                      "OnLedgerChange": deployed.physical["OnLedgerChangeRole"],
-                     "ExpireStars": deployed.physical["ExpireStarsRole"]}
+                     "ExpireStars": deployed.physical["ExpireStarsRole"],
+                     "DeliverWebhooks": deployed.physical["DeliverWebhooksRole"]}
 
 
 def test_only_the_stream_handlers_role_reads_the_stream_and_parks_batches(deployed: Deployed):
@@ -172,14 +176,16 @@ def test_only_the_stream_handlers_role_reads_the_stream_and_parks_batches(deploy
     assert "sqs:SendMessage" not in api
     assert stream["sqs:SendMessage"] == [ledger_changes] and expiry["sqs:SendMessage"] == [expiry_failures]
     assert "events:PutEvents" in stream and "events:PutEvents" not in api
-    for granted in (api, stream, expiry):  # every ARN resolved to this stack's own resources
+    for granted, tables in ((api, ("LedgerTable", "ViewsTable", "WebhooksTable")), (stream, ("LedgerTable", "ViewsTable")),
+                            (expiry, ("LedgerTable", "ViewsTable"))):  # every ARN resolved to this stack's own resources
         assert granted["ssm:GetParameter"] == [f"arn:aws:ssm:{REGION}:123456789012:parameter{PEPPER_PARAMETER}"]
         assert sorted(granted["dynamodb:PutItem"]) == sorted(
-            f"arn:aws:dynamodb:{REGION}:123456789012:table/{deployed.physical[table]}" for table in ("LedgerTable", "ViewsTable"))
+            f"arn:aws:dynamodb:{REGION}:123456789012:table/{deployed.physical[table]}" for table in tables)
 
 
 def test_the_stream_mapping_reads_the_real_stream_reports_failures_and_parks_batches(deployed: Deployed):
-    [mapping] = deployed.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+    [mapping] = [m for m in deployed.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+                 if m["FunctionArn"].endswith(f":function:{deployed.physical['OnLedgerChange']}")]
     stream_arn = deployed.client("dynamodb").describe_table(
         TableName=deployed.physical["LedgerTable"])["Table"]["LatestStreamArn"]
     queue_arn = deployed.client("sqs").get_queue_attributes(
@@ -192,6 +198,21 @@ def test_the_stream_mapping_reads_the_real_stream_reports_failures_and_parks_bat
     assert mapping["DestinationConfig"] == {"OnFailure": {"Destination": queue_arn}}
     reserved = deployed.client("lambda").get_function_concurrency(FunctionName=deployed.physical["OnLedgerChange"])
     assert reserved["ReservedConcurrentExecutions"] == 5
+
+
+def test_webhook_deliveries_come_from_the_rules_queue_with_partial_failures_and_a_dead_letter_queue(deployed: Deployed):
+    sqs = deployed.client("sqs")
+    queue = sqs.get_queue_attributes(QueueUrl=deployed.physical["WebhookDeliveries"], AttributeNames=["All"])["Attributes"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=deployed.physical["WebhookDeadLetters"],
+                                        AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    [mapping] = [m for m in deployed.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+                 if m["FunctionArn"].endswith(f":function:{deployed.physical['DeliverWebhooks']}")]
+
+    assert mapping["EventSourceArn"] == queue["QueueArn"]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert json.loads(queue["RedrivePolicy"]) == {"deadLetterTargetArn": dead_arn, "maxReceiveCount": 5}
+    # the rule on this stack's bus sends to it
+    assert deployed.client("events").list_rule_names_by_target(TargetArn=queue["QueueArn"], EventBusName=STACK)["RuleNames"]
 
 
 def test_the_api_has_one_stage_with_throttling_access_logs_and_problem_json_gateway_responses(deployed: Deployed):

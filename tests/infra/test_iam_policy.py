@@ -25,10 +25,16 @@ PLATFORM_ACTIONS = {
     "OnLedgerChange": _EVERY_FUNCTION | {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                                          "dynamodb:ListStreams", "sqs:SendMessage"},
     "ExpireStars": _EVERY_FUNCTION | {"sqs:SendMessage"},
+    # Lambda's SQS poller reads and deletes the delivery queue's messages with the function's role.
+    "DeliverWebhooks": _EVERY_FUNCTION | {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                                          "sqs:ChangeMessageVisibility"},
 }
-ROLES = {"APIHandler": "DefaultRole", "OnLedgerChange": "OnLedgerChangeRole", "ExpireStars": "ExpireStarsRole"}
-# The queue each role may send to (the platform's parking of failures), by role.
-FAILURE_QUEUES = {"OnLedgerChangeRole": "LedgerChangeFailures", "ExpireStarsRole": "ExpireStarsFailures"}
+ROLES = {"APIHandler": "DefaultRole", "OnLedgerChange": "OnLedgerChangeRole", "ExpireStars": "ExpireStarsRole",
+         "DeliverWebhooks": "DeliverWebhooksRole"}
+# The queues each role may send to (the platform's parking of failures; webhook retries and dead
+# letters), by role.
+FAILURE_QUEUES = {"OnLedgerChangeRole": ["LedgerChangeFailures"], "ExpireStarsRole": ["ExpireStarsFailures"],
+                  "DeliverWebhooksRole": ["WebhookDeliveries", "WebhookDeliveries", "WebhookDeadLetters"]}
 # IAM authorises a transaction per item: TransactWriteItems needs the action of each item kind.
 _TRANSACT_ITEM_ACTIONS = {
     "transact_write_items": {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
@@ -37,7 +43,7 @@ _TRANSACT_ITEM_ACTIONS = {
 }
 # The resource type an action's resources must be, by service prefix.
 _RESOURCE_TYPES = {"dynamodb": "AWS::DynamoDB::Table", "sqs": "AWS::SQS::Queue",
-                   "events": "AWS::Events::EventBus", "logs": "AWS::Logs::LogGroup"}
+                   "events": "AWS::Events::EventBus", "logs": "AWS::Logs::LogGroup", "kms": "AWS::KMS::Key"}
 # The one grant outside this stack's resources: the pepper's SSM parameter, named by a stack parameter.
 PEPPER_PARAMETER_ARN = {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${CardNumberPepperParameter}"}
 
@@ -214,7 +220,7 @@ def test_each_role_parks_failures_only_on_its_own_queue(package: Package):
     for role in ROLES.values():
         queues = [_referenced_resource(resource) for s in _statements(package, role)
                   if any(action.startswith("sqs:") for action in _as_list(s["Action"])) for resource in _as_list(s["Resource"])]
-        assert queues == ([FAILURE_QUEUES[role]] if role in FAILURE_QUEUES else []), role
+        assert queues == FAILURE_QUEUES.get(role, []), role
 
 
 def test_the_entry_points_are_the_handlers_own_modules():
@@ -225,6 +231,20 @@ def test_the_entry_points_are_the_handlers_own_modules():
     assert "chalicelib/api/cards.py" in entries["APIHandler"]
     assert not any(path.startswith(("chalicelib/api/", "chalicelib/streams/")) for path in entries["ExpireStars"])
     assert "chalicelib/observability.py" in entries["APIHandler"] & entries["OnLedgerChange"] & entries["ExpireStars"]
+
+
+def test_only_the_delivery_function_decrypts_webhook_secrets_besides_the_api_and_nothing_else_touches_them(package: Package):
+    def kms_grants(role: str) -> set[tuple[str, str | None]]:
+        return {(action, _referenced_resource(resource)) for s in _statements(package, role)
+                for action in _as_list(s["Action"]) if action.startswith("kms:") for resource in _as_list(s["Resource"])}
+
+    assert kms_grants("DeliverWebhooksRole") == {("kms:Decrypt", "WebhookSecretKey")}
+    # the API seals new secrets and unseals them for an idempotent replay of the 201
+    assert kms_grants("DefaultRole") == {("kms:Encrypt", "WebhookSecretKey"), ("kms:Decrypt", "WebhookSecretKey")}
+    assert kms_grants("OnLedgerChangeRole") == kms_grants("ExpireStarsRole") == set()
+    delivery = {(action, _referenced_resource(r)) for s in _statements(package, "DeliverWebhooksRole")
+                for action in _as_list(s["Action"]) if action.startswith("dynamodb:") for r in _as_list(s["Resource"])}
+    assert delivery == {("dynamodb:Query", "WebhooksTable")}  # reads subscriptions, nothing of the ledger
 
 
 def test_the_scan_finds_the_calls_it_is_meant_to_find():

@@ -53,23 +53,27 @@ def test_cloudformation_and_the_local_stack_build_the_same_tables(dynamodb: Any)
     cloudformation.create_stack(StackName="omnicard-tables", TemplateBody=_tables_template(tables))
     deployed = {r["LogicalResourceId"]: r["PhysicalResourceId"]
                 for r in cloudformation.describe_stack_resources(StackName="omnicard-tables")["StackResources"]}
-    settings = Settings(ledger_table="local-ledger", views_table="local-views", jwt_secret="local-test-secret")
+    settings = Settings(ledger_table="local-ledger", views_table="local-views", webhooks_table="local-webhooks",
+                        jwt_secret="local-test-secret")
 
     create_tables(dynamodb, settings)
 
-    assert set(deployed) == set(tables) == {"LedgerTable", "ViewsTable"}
-    local_names = {"LedgerTable": settings.ledger_table, "ViewsTable": settings.views_table}
+    assert set(deployed) == set(tables) == {"LedgerTable", "ViewsTable", "WebhooksTable"}
+    local_names = {"LedgerTable": settings.ledger_table, "ViewsTable": settings.views_table,
+                   "WebhooksTable": settings.webhooks_table}
     for logical_id, physical_name in deployed.items():
         assert _shape(dynamodb, physical_name) == _shape(dynamodb, local_names[logical_id]), logical_id
 
 
 def test_the_local_stack_turns_on_the_ttl_the_template_declares(dynamodb: Any):
     # moto's CloudFormation ignores TimeToLiveSpecification, so TTL is compared with the template itself.
-    settings = Settings(ledger_table="local-ledger", views_table="local-views", jwt_secret="local-test-secret")
+    settings = Settings(ledger_table="local-ledger", views_table="local-views", webhooks_table="local-webhooks",
+                        jwt_secret="local-test-secret")
 
     create_tables(dynamodb, settings)
 
-    names = {"LedgerTable": settings.ledger_table, "ViewsTable": settings.views_table}
+    names = {"LedgerTable": settings.ledger_table, "ViewsTable": settings.views_table,
+             "WebhooksTable": settings.webhooks_table}
     for logical_id, properties in table_resources().items():
         spec = properties.get("TimeToLiveSpecification")
         ttl = dynamodb.describe_time_to_live(TableName=names[logical_id])["TimeToLiveDescription"]
@@ -89,7 +93,8 @@ def test_a_table_changed_on_one_side_only_is_caught(dynamodb: Any):
     cloudformation = boto3.client("cloudformation", region_name="us-east-1")
     cloudformation.create_stack(StackName="drifted", TemplateBody=_tables_template({"ViewsTable": tables["ViewsTable"]}))
     [resource] = cloudformation.describe_stack_resources(StackName="drifted")["StackResources"]
-    settings = Settings(ledger_table="local-ledger", views_table="local-views", jwt_secret="local-test-secret")
+    settings = Settings(ledger_table="local-ledger", views_table="local-views", webhooks_table="local-webhooks",
+                        jwt_secret="local-test-secret")
 
     create_tables(dynamodb, settings)
 

@@ -29,7 +29,8 @@ def mocked_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(ledger_table="test-ledger", views_table="test-views", jwt_secret="test-secret")
+    return Settings(ledger_table="test-ledger", views_table="test-views", webhooks_table="test-webhooks",
+                    jwt_secret="test-secret")
 
 
 @pytest.fixture

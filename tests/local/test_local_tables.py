@@ -21,9 +21,10 @@ def _key_schema(entries: list[dict[str, str]]) -> list[tuple[str, str]]:
 def test_table_definitions_are_the_template_tables_under_the_configured_names(settings: Settings):
     definitions = table_definitions(settings)
 
-    assert set(definitions) == set(_template_tables()) == {"LedgerTable", "ViewsTable"}
+    assert set(definitions) == set(_template_tables()) == {"LedgerTable", "ViewsTable", "WebhooksTable"}
     assert definitions["LedgerTable"]["TableName"] == settings.ledger_table
     assert definitions["ViewsTable"]["TableName"] == settings.views_table
+    assert definitions["WebhooksTable"]["TableName"] == settings.webhooks_table
     for logical_id, properties in _template_tables().items():
         definition = definitions[logical_id]
         assert definition["KeySchema"] == properties["KeySchema"]
@@ -53,7 +54,7 @@ def test_create_tables_builds_both_tables_as_the_template_defines(dynamodb: Any,
     assert _key_schema(gsi["KeySchema"]) == _key_schema(expected_gsi["KeySchema"])
     assert gsi["Projection"] == expected_gsi["Projection"]
     assert ledger["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
-    assert stream_arns == {"LedgerTable": ledger["LatestStreamArn"], "ViewsTable": ""}
+    assert stream_arns == {"LedgerTable": ledger["LatestStreamArn"], "ViewsTable": "", "WebhooksTable": ""}
     assert "StreamSpecification" not in views or not views["StreamSpecification"]["StreamEnabled"]
     ttl = dynamodb.describe_time_to_live(TableName=settings.ledger_table)["TimeToLiveDescription"]
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
@@ -66,7 +67,8 @@ def test_create_tables_twice_keeps_the_tables_and_their_data(dynamodb: Any, sett
     second = create_tables(dynamodb, settings)
 
     assert second == first
-    assert sorted(dynamodb.list_tables()["TableNames"]) == sorted([settings.ledger_table, settings.views_table])
+    assert sorted(dynamodb.list_tables()["TableNames"]) == sorted([settings.ledger_table, settings.views_table,
+                                                                   settings.webhooks_table])
     assert dynamodb.scan(TableName=settings.ledger_table)["Count"] == 1
 
 
