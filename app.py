@@ -4,8 +4,8 @@ import os
 from chalice import Chalice, Cron
 
 from chalicelib import observability
-from chalicelib.api import (activity, auto_reload, cards, edges, holds, members, meta, pages, reports, staff, stars,
-                            webhooks)
+from chalicelib.api import (activity, auto_reload, cards, edges, holds, members, meta, pages, pos, reports, staff,
+                            stars, webhooks)
 from chalicelib.settings import configured_rules, console_settings
 
 configured_rules()  # a bad rules file stops start-up here, naming the field
@@ -13,7 +13,7 @@ console_settings()  # so does a half-configured console sign-in (README, Call-ce
 
 app = Chalice(app_name="omnicard", configure_logs=False)
 for blueprint in (meta.bp, members.bp, cards.bp, holds.bp, stars.bp, auto_reload.bp, activity.bp, reports.bp, staff.bp,
-                  webhooks.bp, pages.bp):
+                  webhooks.bp, pages.bp, pos.bp):
     app.register_blueprint(blueprint)
 edges.register(app)  # every path: OPTIONS (CORS preflight) and a 405 for each method it does not serve
 

@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.domain.adjustments import ReasonCode
+from chalicelib.domain.batches import OfflineBatch, OfflineSale  # noqa: F401  (the batch route's body)
 from chalicelib.domain.events import DetailType
 from chalicelib.domain.members import check_email
 from chalicelib.domain.money import NonNegativeMoney, PositiveMoney, SignedMoney

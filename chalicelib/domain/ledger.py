@@ -65,6 +65,7 @@ class LedgerEntry(Transaction):
     terminal_id: str | None = None
     reward_id: str | None = None
     tender: str | None = None
+    item_key: str | None = None  # offline sales: the till's own id of the sale (domain/batches.py)
 
     def public(self) -> Transaction:
         return Transaction.model_validate(self.model_dump(include=set(Transaction.model_fields)))

@@ -52,6 +52,15 @@ class Approvals(BaseModel):
     stars_threshold: int = Field(500, ge=0)
 
 
+class OfflineRules(BaseModel):
+    """Offline till batches: how old or how far ahead of the server's clock a sale may be."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    max_age_seconds: int = Field(7 * 86_400, ge=0, description="a sale older than this is declined")
+    clock_skew_seconds: int = Field(300, ge=0, description="a sale this far past the server's now is still taken")
+
+
 class Rules(BaseModel):
     """The programme's rules: configuration, not code (see README, Rules)."""
 
@@ -61,3 +70,4 @@ class Rules(BaseModel):
     stars: StarRules = Field(default_factory=StarRules)
     limits: AbuseLimits = Field(default_factory=AbuseLimits)
     approvals: Approvals = Field(default_factory=Approvals)
+    offline: OfflineRules = Field(default_factory=OfflineRules)

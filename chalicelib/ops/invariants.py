@@ -501,6 +501,9 @@ def one_transaction_per_idempotency_key(ctx: Context) -> Outcome:
 def _named_transactions(body: Any) -> set[str]:
     if not isinstance(body, dict):
         return set()
+    if isinstance(body.get("results"), list):  # an offline batch: each item's transaction
+        return {result["transaction"]["tx_id"] for result in body["results"]
+                if isinstance(result, dict) and isinstance(result.get("transaction"), dict)}
     if "tx_id" in body:  # a Transaction, or an adjustment (tx_id null until it is approved)
         return {body["tx_id"]} if body["tx_id"] else set()
     return {leg["tx_id"] for leg in (body.get("out"), body.get("in")) if isinstance(leg, dict) and leg.get("tx_id")}
@@ -536,6 +539,47 @@ def idempotency_records_match_ledger(ctx: Context) -> Outcome:
             outcome.breach(pk, f"stored response shows card {body.get('card_id')}, which does not exist")
         if isinstance(body, dict) and "email" in body and body.get("member_id") not in snapshot.members:
             outcome.breach(pk, f"stored response shows member {body.get('member_id')}, which does not exist")
+    return outcome
+
+
+# --- offline till batches ---------------------------------------------------------------------
+
+@check
+def offline_items_applied_once(ctx: Context) -> Outcome:
+    """Every offline item is applied at most once per till principal: at most one ledger entry per
+    (pos principal, item_key), and that entry and the item's record name each other with the same
+    money (collected + uncollected = the item's amount)."""
+    outcome = Outcome("offline_items_applied_once", "offline items")
+    snapshot = ctx.snapshot
+    applied: dict[tuple[str, str], list[LedgerEntry]] = defaultdict(list)
+    for _, entry in snapshot.entries():
+        if entry.offline:
+            applied[(entry.actor, entry.item_key or "")].append(entry)
+    for (actor, item_key), entries in applied.items():
+        subject = f"{actor} / {item_key}"
+        if len(entries) > 1:
+            outcome.breach(subject, f"applied {len(entries)} times: {', '.join(e.tx_id for e in entries)}")
+        record = snapshot.offline_items.get(keys.offline_item(actor, item_key)["PK"])
+        if record is None:
+            outcome.breach(subject, f"{entries[0].tx_id} has no item record")
+        elif record.tx_id not in {entry.tx_id for entry in entries}:
+            outcome.breach(subject, f"the item record names {record.tx_id}, not {entries[0].tx_id}")
+    by_tx = {entry.tx_id: entry for _, entry in snapshot.entries() if entry.offline}
+    for pk, record in snapshot.offline_items.items():
+        outcome.checked += 1
+        subject = f"{record.actor} / {record.item_key}"
+        if keys.offline_item(record.actor, record.item_key)["PK"] != pk:
+            outcome.breach(subject, f"recorded under {pk}, not its own key")
+        collected = 0
+        if record.tx_id is not None:
+            entry = by_tx.get(record.tx_id)
+            if entry is None:
+                outcome.breach(subject, f"names {record.tx_id}, which was never committed")
+                continue
+            collected = -entry.amount.amount if entry.amount else 0
+        if collected + record.uncollected != record.amount or (record.status == "declined") != (collected == 0):
+            outcome.breach(subject, f"{record.status}: collected {collected} + uncollected {record.uncollected} "
+                                    f"≠ amount {record.amount}")
     return outcome
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from chalicelib.domain.batches import OfflineItemRecord
 from chalicelib.domain.cards import Card
 from chalicelib.domain.holds import HoldRecord
 from chalicelib.domain.ledger import LedgerEntry
@@ -17,6 +18,7 @@ from chalicelib.store import keys
 from chalicelib.store.cards import card_from_item, entry_from_item
 from chalicelib.store.holds import hold_from_item
 from chalicelib.store.members import member_from_item
+from chalicelib.store.offline_items import record_from_item as offline_item_from_item
 from chalicelib.store.scan import scan_items, stream_changes
 
 Key = tuple[str, str]
@@ -39,6 +41,7 @@ class Snapshot:
     pending_adjustments: set[str] = field(default_factory=set)  # adjustment ids on the pending list
     adjustment_tallies: dict[Key, dict[str, Any]] = field(default_factory=dict)  # per agent × subject × UTC day
     audit: list[dict[str, Any]] = field(default_factory=list)
+    offline_items: dict[str, OfflineItemRecord] = field(default_factory=dict)  # by PK (till principal + item_key)
     views: dict[Key, dict[str, Any]] | None = None
     history: list[dict[str, Any]] | None = None  # the ledger stream's changes, oldest first
     malformed: list[tuple[Key, str]] = field(default_factory=list)
@@ -106,6 +109,8 @@ def _file(snapshot: Snapshot, item: dict[str, Any]) -> None:
         snapshot.pending_adjustments.add(item["adjustment_id"])
     elif kind == "audit":
         snapshot.audit.append(item)
+    elif kind == "offline_item":
+        snapshot.offline_items[pk] = offline_item_from_item(item)
     elif pk.startswith("EMAIL#"):
         snapshot.email_guards[pk] = item["member_id"]
     elif pk.startswith("CARDNO#"):

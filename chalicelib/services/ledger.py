@@ -115,7 +115,7 @@ def commit_moves(changes: list[BalanceChange], entries: list[LedgerEntry], gate:
                  audit: AuditRecord | None = None) -> Any:
     """Commit balance changes with their ledger entries, the member's star change if any (and the
     first response) atomically; return the response `shape` makes of the public transactions."""
-    changes, entries = _chain(changes, entries)
+    changes, entries = chain_entries(changes, entries)
     result = shape([entry.public() for entry in entries])
     now = entries[0].created_at
     items = [("card", card_store.balance_update(change, now)) for change in changes]
@@ -126,7 +126,7 @@ def commit_moves(changes: list[BalanceChange], entries: list[LedgerEntry], gate:
     return result
 
 
-def _chain(changes: list[BalanceChange], entries: list[LedgerEntry]) -> tuple[list[BalanceChange], list[LedgerEntry]]:
+def chain_entries(changes: list[BalanceChange], entries: list[LedgerEntry]) -> tuple[list[BalanceChange], list[LedgerEntry]]:
     """Link each entry into its card's chain (after the head the plan read: the card update's
     version guard makes that read authoritative) and carry each card's new head in its update,
     so the head moves in the same TransactWriteItems as the entry — no extra round trip."""

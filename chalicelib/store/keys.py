@@ -17,6 +17,8 @@ Ledger table (authoritative, streamed):
   EMAIL#<email>     / EMAIL             unique-email guard and strongly consistent lookup
   CARDNO#<hmac>     / CARDNO            unique card number guard and lookup (number never stored)
   IDEM#<sha256>     / IDEM              idempotency record (principal + key), TTL expires_at
+  OFFLINE#<sha256>  / OFFLINE           an offline till item's first outcome (pos principal + item_key);
+                                        never expires: it is what makes every resend a duplicate
 Views table (projections written by the stream handlers):
   WALLET#<member_id> / MEMBER | CARD#<card_id>
   ACTIVITY#<member_id> / TX#<created_at>#<source PK>#<seq:012d>   the member's feed, newest last in key order
@@ -117,6 +119,11 @@ def idempotency(principal_sub: str, key: str) -> dict[str, str]:
     return {"PK": f"IDEM#{digest}", "SK": "IDEM"}
 
 
+def offline_item(principal_sub: str, item_key: str) -> dict[str, str]:
+    digest = hashlib.sha256(f"{principal_sub}\x00{item_key}".encode()).hexdigest()
+    return {"PK": f"OFFLINE#{digest}", "SK": "OFFLINE"}
+
+
 def wallet_member(member_id: str) -> dict[str, str]:
     return {"PK": f"WALLET#{member_id}", "SK": MEMBER}
 
@@ -147,6 +154,8 @@ def kind_of(pk: str, sk: str) -> str:
         return "audit"
     if pk.startswith("IDEM#"):
         return "idempotency"
+    if pk.startswith("OFFLINE#"):
+        return "offline_item"
     return "guard"
 
 

@@ -7,6 +7,8 @@ from typing import Any
 from chalicelib.settings import get_settings
 from chalicelib.store.client import dynamodb, from_attributes, to_attributes
 
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem (DynamoDB's limit)
+
 
 def get_items(keys: list[dict[str, str]]) -> list[dict[str, Any] | None]:
     """The items at `keys` (None where absent), in order, by BatchGetItem with ConsistentRead.
@@ -14,12 +16,14 @@ def get_items(keys: list[dict[str, str]]) -> list[dict[str, Any] | None]:
     guarded by conditions on what it read, so a read that straddles another write only costs a retry."""
     table = get_settings().ledger_table
     unique = list({(key["PK"], key["SK"]): key for key in keys}.values())
-    request: dict[str, Any] = {table: {"Keys": [to_attributes(key) for key in unique], "ConsistentRead": True}}
     found: dict[tuple[str, str], dict[str, Any]] = {}
-    while request:  # UnprocessedKeys only under throttling: read the rest again
-        response = dynamodb().batch_get_item(RequestItems=request)
-        for raw in response.get("Responses", {}).get(table, []):
-            item = from_attributes(raw)
-            found[(item["PK"], item["SK"])] = item
-        request = response.get("UnprocessedKeys") or {}
+    for start in range(0, len(unique), BATCH_GET_LIMIT):  # one call for every plan but an offline batch's
+        chunk = unique[start:start + BATCH_GET_LIMIT]
+        request: dict[str, Any] = {table: {"Keys": [to_attributes(key) for key in chunk], "ConsistentRead": True}}
+        while request:  # UnprocessedKeys only under throttling: read the rest again
+            response = dynamodb().batch_get_item(RequestItems=request)
+            for raw in response.get("Responses", {}).get(table, []):
+                item = from_attributes(raw)
+                found[(item["PK"], item["SK"])] = item
+            request = response.get("UnprocessedKeys") or {}
     return [found.get((key["PK"], key["SK"])) for key in keys]
