@@ -1,13 +1,16 @@
 """The daily channel report and the liability totals: their shapes and how ledger entries fold
-into them. Pure: `entry_deltas` is the one place where a ledger entry turns into counter deltas
-(the stream sums them per batch and adds them to sharded counters, chalicelib/store/reports.py);
+into them. Pure: `entry_deltas` is the one place where a ledger entry turns into counter deltas,
+`offline_deltas` where an offline till item's record does (the stream sums them per batch and adds
+them to sharded counters, chalicelib/store/reports.py);
 `channel_report` shapes what the API returns from the summed counters."""
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.domain.batches import OfflineItemRecord
 from chalicelib.domain.ledger import Kind, LedgerEntry
 from chalicelib.domain.money import Money
 from chalicelib.domain.principals import Channel
@@ -17,15 +20,21 @@ from chalicelib.domain.principals import Channel
 # which are stored, summed over batches and shards, and read back exactly the same way.
 STANDARD_COUNTERS = ("count", "amount", "stars")
 
+# A store's offline till items are a row of their own kind (not a transaction kind): `count` is the
+# items, the extra counter `uncollected` what they left unpaid (their payments are rows of `payment`).
+OFFLINE = "offline"
+UNCOLLECTED = "uncollected"
+
 
 class ReportRow(BaseModel):
-    """One counter of the daily report: every entry of one kind, channel, store and currency."""
+    """One counter of the daily report: every entry of one kind, channel, store and currency; or,
+    with kind `offline`, a store's offline till items (count, and Σ uncollected in `extra`)."""
 
     model_config = ConfigDict(frozen=True)
 
     channel: Channel
     store_id: str | None
-    kind: Kind
+    kind: Kind | Literal["offline"]
     currency: str | None
     count: int
     amount: int
@@ -93,11 +102,21 @@ class KindTotal(BaseModel):
     stars: int = Field(description="Σ signed stars")
 
 
+class OfflineTotals(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    count: int = Field(description="offline till items sent that day (applied, partial or declined; a duplicate "
+                                   "is not a new item), counted on the day they were applied")
+    uncollected: list[Money] = Field(description="Σ what those items left uncollected, per currency")
+
+
 class StoreTotals(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     store_id: str
     kinds: list[KindTotal]
+    offline: OfflineTotals | None = Field(None, description="the store's offline till items (pos only; null when "
+                                                            "none that day). Their payments are also among `kinds`")
 
 
 class ChannelTotals(BaseModel):
@@ -159,12 +178,28 @@ def sum_rows(rows: list[ReportRow]) -> list[ReportRow]:
     return list(summed.values())
 
 
+def offline_deltas(record: OfflineItemRecord) -> EntryDeltas:
+    """How one offline till item's record moves the counters: its store's offline row (count 1,
+    its uncollected amount), on the UTC day it was recorded. It moves no liability: the payment it
+    collected, if any, is a ledger entry of its own (entry_deltas)."""
+    row = ReportRow(channel="pos", store_id=record.store_id, kind=OFFLINE, currency=record.currency, count=1,
+                    amount=0, stars=0, extra={UNCOLLECTED: record.uncollected})
+    return EntryDeltas(day=report_day(record.recorded_at), row=row, created_at=record.recorded_at,
+                       liability=LiabilityDelta())
+
+
 def channel_report(day: str, rows: list[ReportRow], as_of: str | None) -> ChannelReport:
     """Fold the day's counters into the report: per channel, per kind; and per store."""
     rows = sum_rows(rows)
     by_channel: dict[str, list[ReportRow]] = defaultdict(list)
+    offline: dict[str, list[ReportRow]] = defaultdict(list)
     for row in rows:
+        if row.kind == OFFLINE:
+            offline[row.store_id or ""].append(row)
+            continue
         by_channel[row.channel].append(row)
+    for store in offline:
+        by_channel.setdefault("pos", [])
     channels = []
     for channel in sorted(by_channel):
         channel_rows = by_channel[channel]
@@ -174,8 +209,21 @@ def channel_report(day: str, rows: list[ReportRow], as_of: str | None) -> Channe
                 by_store[row.store_id].append(row)
         channels.append(ChannelTotals(
             channel=channel, kinds=_kinds(channel_rows),
-            stores=[StoreTotals(store_id=store, kinds=_kinds(by_store[store])) for store in sorted(by_store)]))
+            stores=[StoreTotals(store_id=store, kinds=_kinds(by_store[store]),
+                                offline=_offline(offline.get(store, [])) if channel == "pos" else None)
+                    for store in sorted(by_store.keys() | (offline.keys() if channel == "pos" else set()))]))
     return ChannelReport(date=day, channels=channels, as_of=as_of)
+
+
+def _offline(rows: list[ReportRow]) -> OfflineTotals | None:
+    if not rows:
+        return None
+    uncollected: dict[str, int] = defaultdict(int)
+    for row in rows:
+        uncollected[row.currency or ""] += row.extra.get(UNCOLLECTED, 0)
+    return OfflineTotals(count=sum(row.count for row in rows),
+                         uncollected=[Money(amount=amount, currency=currency)
+                                      for currency, amount in sorted(uncollected.items())])
 
 
 def _kinds(rows: list[ReportRow]) -> list[KindTotal]:

@@ -15,7 +15,7 @@ from chalicelib.domain.holds import hold_id_for
 from chalicelib.domain.ledger import LedgerEntry, parse_tx_id, tx_id_for
 from chalicelib.domain.ledger_chain import first_break, is_linking
 from chalicelib.domain.members import normalise_email
-from chalicelib.domain.reports import ReportRow, entry_deltas
+from chalicelib.domain.reports import ReportRow, entry_deltas, offline_deltas
 from chalicelib.domain.stars import next_expiry
 from chalicelib.ops.snapshot import Snapshot
 from chalicelib.domain.rules import Rules
@@ -663,13 +663,18 @@ def activity_view_matches(ctx: Context) -> Outcome:
 def channel_report_matches(ctx: Context) -> Outcome:
     """Each day's report rows, summed over the report's shards, are the count, Σ amount and Σ stars
     of its entries per channel, store, kind and currency (and any further counter is what the
-    entries' fold gives)."""
+    entries' fold gives); and each store's offline row is the count and Σ uncollected of its
+    offline till items' records."""
     outcome = _views(ctx, "channel_report_matches", "report rows")
     if outcome.skipped:
         return outcome
     expected: dict[tuple[Any, ...], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for key, entry in ctx.snapshot.entries():
         deltas = entry_deltas(entry, key[0])
+        for name, value in deltas.row.counters().items():
+            expected[_report_key(deltas.day, deltas.row)][name] += value
+    for record in ctx.snapshot.offline_items.values():  # each offline item once, with what it left uncollected
+        deltas = offline_deltas(record)
         for name, value in deltas.row.counters().items():
             expected[_report_key(deltas.day, deltas.row)][name] += value
     actual: dict[tuple[Any, ...], dict[str, int]] = defaultdict(lambda: defaultdict(int))

@@ -45,7 +45,7 @@ def _table() -> str:
 
 @dataclass(frozen=True)
 class Contribution:
-    """One stream record's counter deltas (an entry's), by its sequence number."""
+    """One stream record's counter deltas (an entry's or an offline item record's), by its sequence number."""
 
     sequence: int
     deltas: EntryDeltas

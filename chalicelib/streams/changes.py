@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain.adjustments import Adjustment
+from chalicelib.domain.batches import OfflineItemRecord
 from chalicelib.domain.cards import Card
 from chalicelib.domain.ledger import LedgerEntry
 from chalicelib.domain.ledger_chain import is_linking
@@ -17,6 +18,7 @@ from chalicelib.store import keys
 from chalicelib.store.cards import card_from_item, entry_from_item
 from chalicelib.store.client import from_attributes
 from chalicelib.store.members import member_from_item
+from chalicelib.store.offline_items import record_from_item as offline_item_from_item
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,16 @@ class EntryLinked:
     entry: LedgerEntry
 
 
-Change = CardChange | MemberChange | EntryAdded | EntryLinked | AdjustmentFiled
+@dataclass(frozen=True)
+class OfflineItemRecorded:
+    """An offline till item's outcome, recorded once (applied, partial or declined): what the daily
+    report counts per store, with its uncollected amount (a declined item has no ledger entry)."""
+
+    key: dict[str, str]
+    record: OfflineItemRecord
+
+
+Change = CardChange | MemberChange | EntryAdded | EntryLinked | AdjustmentFiled | OfflineItemRecorded
 
 
 def from_record(record: dict[str, Any]) -> Change | None:
@@ -82,6 +93,10 @@ def from_record(record: dict[str, Any]) -> Change | None:
             return None
         fields = {k: v for k, v in new.items() if k in Adjustment.model_fields}
         return AdjustmentFiled({"PK": keys_["PK"], "SK": keys_["SK"]}, Adjustment.model_validate(fields))
+    if kind == "offline_item":
+        if old is not None or "result" not in new:  # written once: only its INSERT is news
+            return None
+        return OfflineItemRecorded({"PK": keys_["PK"], "SK": keys_["SK"]}, offline_item_from_item(new))
     if kind in ("ledger_entry", "member_entry") and keys_["SK"].startswith(keys.TX_PREFIX):
         if old is not None and "tx_id" in old and is_linking(old, new):
             return EntryLinked({"PK": keys_["PK"], "SK": keys_["SK"]}, entry_from_item(new))

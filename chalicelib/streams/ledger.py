@@ -88,7 +88,7 @@ class _Batch:
 
     def _counters(self) -> None:
         contributions = []
-        for record in self._live(EntryAdded):
+        for record in self._live(*reports.COUNTED):
             deltas = self._guard([record], lambda r=record: reports.deltas_of(r.change))
             if deltas is not None:
                 contributions.append(report_store.Contribution(record.sequence, deltas))

@@ -14,6 +14,7 @@ learns nothing, not even that they exist). Columns:
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -148,6 +149,9 @@ MATRIX: dict[tuple[str, str], tuple[str, Request]] = {
         f"/v1/rewards/rw_{uuid.uuid4().hex[:8]}", {"name": "Matrix", "stars": 10})),
     ("DELETE", "/v1/rewards/{reward_id}"):                ("403 403  403  403  403  ok",  lambda w, role: (
         f"/v1/rewards/{w.reward()}", None)),
+    ("POST", "/v1/pos/batches"):                          ("403 403  ok   403  403  403", lambda w, role: (
+        "/v1/pos/batches", {"items": [{"item_key": uuid.uuid4().hex, "card_id": w.card, "amount": money(100),
+                                       "occurred_at": datetime.now(timezone.utc).isoformat()}]})),
     ("GET", "/v1/reports/channels"):                      ("403 403  403  403  ok   ok",  fixed("/v1/reports/channels")),
     ("GET", "/v1/reports/liability"):                     ("403 403  403  403  ok   ok",  fixed("/v1/reports/liability")),
     ("POST", "/v1/webhooks"):                             ("403 403  403  403  403  ok",  fixed(

@@ -35,6 +35,14 @@ def _busy_world(api, clock):
     payment = api.pay(ada_card, 4_000, tokens.pos("S1")).json
     api.pay(ada_card, 1_250, app)
     api.pay(gift, 700, tokens.pos("S2"))
+    short = api.post("/v1/cards", tokens.pos("S1"), {}).json
+    api.reload(short["card_id"], 500, tokens.pos("S1"))
+    taken = clock.now().isoformat()
+    batch = api.post("/v1/pos/batches", tokens.pos("S1"), {"items": [
+        {"item_key": "till-1", "card_id": ada_card, "amount": money(900), "occurred_at": taken},
+        {"item_key": "till-2", "card_number": short["card_number"], "amount": money(800), "occurred_at": taken},
+        {"item_key": "till-3", "card_number": "6000000000000000", "amount": money(300), "occurred_at": taken}]})
+    assert [r["status"] for r in batch.json["results"]] == ["applied", "partial", "declined"], batch.json
     api.post(f"/v1/members/{bob['member_id']}/purchases", tokens.pos("S1"), {"amount": money(9_000), "tender": "cash"})
     api.post(f"/v1/members/{ada['member_id']}/redemptions", tokens.pos("S1"), {"reward_id": "rw_25"})
     api.post(f"/v1/transactions/{payment['tx_id']}/refunds", tokens.pos("S1"), {"amount": money(1_000)})
@@ -199,6 +207,24 @@ def _two_transactions_under_one_key(ids):
          version=card["version"] + 1)
 
 
+def _offline_item_applied_twice(ids):
+    """The same till item paid a second time (its record untouched), the card and ledger summing right."""
+    card = _get(f"CARD#{ids['ada_card']}", "CARD")
+    offline = next(e for e in (_get(f"CARD#{ids['ada_card']}", f"TX#{s:012d}") for s in range(1, card["ledger_seq"] + 1))
+                   if e.get("offline"))
+    seq, balance = card["ledger_seq"] + 1, card["balance"] + offline["amount"]["amount"]
+    _put({**offline, "SK": f"TX#{seq:012d}", "seq": seq, "tx_id": tx_id_for(ids['ada_card'], seq),
+          "balance_after": money(balance)})
+    _set(f"CARD#{ids['ada_card']}", "CARD", balance=balance, ledger_seq=seq, version=card["version"] + 1)
+
+
+def _offline_item_record_says_declined(ids):
+    client, ledger = _ledger()
+    record = next(from_attributes(item) for item in client.scan(TableName=ledger)["Items"]
+                  if item["PK"]["S"].startswith("OFFLINE#") and item.get("tx_id"))
+    _put({**record, "status": "declined", "uncollected": record["amount"]})
+
+
 def _stored_response_names_nothing(ids):
     client, ledger = _ledger()
     # A stored response that names a committed transaction (a pending adjustment's tx_id is null).
@@ -335,6 +361,8 @@ def _captured_more_than_held(ids):
     (_daily_tally_off, "adjustments_daily_limit"),
     (_adjusted_past_the_daily_limit_alone, "adjustments_daily_limit"),
     (_stored_response_names_nothing, "idempotency_records_match_ledger"),
+    (_offline_item_applied_twice, "offline_items_applied_once"),
+    (_offline_item_record_says_declined, "offline_items_applied_once"),
     (_wallet_stale, "wallet_view_matches"),
     (_report_counted_twice, "channel_report_matches"),
     (_liability_off, "liability_view_matches"),
