@@ -8,6 +8,7 @@ import json
 import os
 import uuid
 from collections import Counter
+from datetime import datetime, timezone
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
@@ -94,6 +95,13 @@ def measure() -> dict[str, dict]:
             from chalicelib.store import cards as card_store
             card_store._MEMBER_OF_CARD.clear()  # a process that has never read this card (a fresh Lambda instance)
             measured("payment with stars, card new to the process", lambda: post(f"/v1/cards/{card['card_id']}/payments", pos, {"amount": {"amount": 100, "currency": "USD"}}))
+            for size in (1, 10, 100):  # spread over the member's card and the gift card, new to the process
+                card_store._MEMBER_OF_CARD.clear()
+                taken = datetime.now(timezone.utc).isoformat()
+                sales = [{"item_key": f"bench-{size}-{i}", "card_number": (card if i % 2 else gift)["card_number"],
+                          "amount": {"amount": 1, "currency": "USD"}, "occurred_at": taken} for i in range(size)]
+                measured(f"offline batch, {size} item{'s' if size > 1 else ''}",
+                         lambda: post("/v1/pos/batches", pos, {"items": sales}))
             measured("purchase (stars only)", lambda: post(f"/v1/members/{member['member_id']}/purchases", pos, {"amount": {"amount": 1000, "currency": "USD"}, "tender": "cash"}))
             measured("redemption", lambda: post(f"/v1/members/{member['member_id']}/redemptions", pos, {"reward_id": "rw_25"}))
             measured("refund (partial, with stars)", lambda: post(f"/v1/transactions/{payment['tx_id']}/refunds", agent, {"amount": {"amount": 1000, "currency": "USD"}}))

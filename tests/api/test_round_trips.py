@@ -76,3 +76,28 @@ def test_each_operation_stays_within_its_round_trips(api, world, calls, operatio
 
     assert response.status_code in (200, 201), response.json
     assert sum(calls.values()) <= most, f"{operation}: {dict(calls)}"
+
+
+@pytest.mark.parametrize("size", [1, 10, 100])
+def test_an_offline_batch_costs_one_write_per_item_and_reads_that_do_not_grow_per_item(api, clock, calls, size):
+    """A batch of N items: N TransactWriteItems (one per item, each atomic on its own) and one Put of
+    the first response; its reads are the plan's BatchGetItems (100 keys each: N item records, the
+    cards, their members and the key's record), plus one for members this process has not seen."""
+    from chalicelib.store import cards as card_store
+
+    member = api.enrol()["member_id"]
+    cards = [api.issue(member if i % 2 else None) for i in range(5)]
+    for card in cards:
+        api.reload(card["card_id"], 50_000)
+    card_store._MEMBER_OF_CARD.clear()  # a fresh Lambda instance: members read apart
+    items = [{"item_key": f"item-{i}", "card_number": cards[i % 5]["card_number"], "amount": money(7),
+              "occurred_at": "2026-01-15T11:00:00Z"} for i in range(size)]
+    calls.clear()
+
+    response = api.post("/v1/pos/batches", tokens.pos("S1"), {"items": items})
+
+    assert response.status_code == 200 and {r["status"] for r in response.json["results"]} == {"applied"}
+    keys = size + min(size, 5) + 1
+    assert calls["TransactWriteItems"] == size and calls["PutItem"] == 1, dict(calls)
+    assert calls["BatchGetItem"] <= -(-keys // 100) + 1, dict(calls)
+    assert sum(calls.values()) == calls["TransactWriteItems"] + calls["PutItem"] + calls["BatchGetItem"], dict(calls)
