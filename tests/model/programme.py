@@ -140,6 +140,7 @@ class Programme:
         self.members: dict[str, MemberState] = {}
         self.payments: list[PaymentState] = []
         self.adjustments: dict[str, PendingAdjustment] = {}
+        self.offline_items: dict[tuple[str, str], dict[str, Any]] = {}  # (till, item_key) → first result
         self.holds: dict[str, HoldState] = {}
         self.open_holds_per_card = rules.money.open_holds_per_card
 
@@ -311,6 +312,50 @@ class Programme:
         hold.status = "voided"
         self.cards[hold.card_id].version += 1
         return Ok(200, hold.body(now))
+
+    def offline_batch(self, sales: list[tuple[str, str | None, int, datetime]], actor: Actor, now: datetime) -> Outcome:
+        """An offline till's batch: sales (item_key, card_id or None for an unknown card, amount, occurred_at),
+        applied oldest first (ties as sent), each once per till and item_key. Problems without their detail."""
+        keys = [sale[0] for sale in sales]
+        if len(set(keys)) != len(keys):
+            return Refused(422, "validation_error")
+        results: dict[int, dict[str, Any]] = {}
+        for index in sorted(range(len(sales)), key=lambda i: sales[i][3]):
+            key, card_id, amount, occurred = sales[index]
+            if (actor.name, key) in self.offline_items:
+                results[index] = {**self.offline_items[(actor.name, key)], "status": "duplicate"}
+                continue
+            card = self.cards.get(card_id) if card_id else None
+            if not now - timedelta(days=7) <= occurred <= now + timedelta(minutes=5):
+                code = "validation_error"
+            elif card is None:
+                code = "not_found"
+            elif card.status != "active":
+                code = "card_not_active"
+            else:
+                code = None if amount <= self.spendable(card.card_id, now) else "insufficient_funds"
+            # an item pays from what the card can spend (its balance less unexpired holds), never below zero
+            collected = max(0, min(amount, self.spendable(card.card_id, now))) if code in (None, "insufficient_funds") \
+                else 0
+            tx = None
+            if collected:
+                fields = {"store_id": actor.store_id, "offline": True, "occurred_at": rfc3339(occurred)}
+                earned = 0
+                if card.member_id is None:
+                    tx = self._card_tx(card, "payment", -collected, actor, now, **fields)
+                else:
+                    earned = self._earn(card.member_id, collected, 2, now)
+                    tx = self._card_tx(card, "payment", -collected, actor, now, stars=earned,
+                                       stars_after=self.available(card.member_id, now), **fields)
+                self.payments.append(PaymentState(tx["tx_id"], card.card_id, card.member_id, actor.store_id,
+                                                  collected, earned, now))
+                self._debited(card, tx)
+            status = "applied" if collected == amount else "partial" if collected else "declined"
+            result = {"item_key": key, "status": status, "transaction": tx, "uncollected": money(amount - collected),
+                      "problem": {"code": code} if code else None}
+            self.offline_items[(actor.name, key)] = result
+            results[index] = result
+        return Ok(200, {"results": [results[index] for index in range(len(sales))]})
 
     def purchase(self, member_id: str, amount: int, actor: Actor, now: datetime) -> Outcome:
         if actor.channel != "pos":

@@ -1,7 +1,7 @@
 """Model-based test: hypothesis drives the real API (Chalice's test client on moto) and a plain-Python
 model of the programme side by side — reloads, payments, holds (placed, captured whole or in part,
 voided, expired by moving the clock), purchases, redemptions, transfers, refunds, adjustments with
-approval, freezes, auto-reload, replays of earlier requests, clock moves, the expiry
+approval, freezes, auto-reload, offline till batches, replays of earlier requests, clock moves, the expiry
 run and stream drains — and every answer must be the model's. The invariant checker runs every few
 steps (ledger), after every drain (ledger, views and the stream's history) and at the end.
 
@@ -13,6 +13,7 @@ import json
 import re
 import uuid
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from hypothesis import HealthCheck, settings
@@ -33,6 +34,9 @@ RECONCILE_EVERY = 4
 REPLAYABLE = {"insufficient_funds", "insufficient_stars", "card_not_active", "already_refunded", "already_decided",
               "limit_exceeded", "currency_mismatch", "already_exists", "hold_not_active"}
 SYSTEM = Actor("system", "", "system")
+# When an offline sale was taken, from now: the window's edges (7 days back, 5 minutes ahead) and beyond.
+OFFLINE_TIMES = (-timedelta(days=7, seconds=1), -timedelta(days=7), -timedelta(hours=2), -timedelta(minutes=1),
+                 timedelta(0), timedelta(minutes=5), timedelta(minutes=5, seconds=1))
 
 
 def _actors(ada: str, bob: str) -> dict[str, Actor]:
@@ -256,6 +260,37 @@ class ProgrammeMachine(RuleBasedStateMachine):
         hold = self.model.holds[data.draw(st.sampled_from(sorted(self.model.holds)))]
         response = self.api.get(f"/v1/holds/{hold.hold_id}", self.actors["agent"].token)
         self.expect(response, Ok(200, hold.body(self.now())))
+
+    # --- offline till batches -------------------------------------------------------------------
+
+    @rule(sales=st.lists(st.tuples(st.integers(0, 7), st.sampled_from((*CARDS, "unknown")), st.integers(1, 9_000),
+                                   st.sampled_from(OFFLINE_TIMES)), min_size=1, max_size=5),
+          till=st.sampled_from(("till_1", "till_2")), by_number=st.booleans())
+    def offline_batch(self, sales, till, by_number):
+        """A till back online sends sales it took: keys repeat across batches (duplicates) and, rarely,
+        within one (refused whole); times straddle the window's edges."""
+        actor, now = self.actors[till], self.now()
+        items, model_sales = [], []
+        for key, name, amount, offset in sales:
+            occurred = now + offset
+            item = {"item_key": f"sale-{key}", "amount": money(amount), "occurred_at": occurred.isoformat()}
+            if name == "unknown":
+                item["card_number"] = "6000000000000000"
+            elif name == "G" and by_number:
+                item["card_number"] = self.gift_number
+            else:
+                item["card_id"] = self.ids[name]
+            items.append(item)
+            model_sales.append((f"sale-{key}", self.ids.get(name), amount, occurred))
+        expected = self.model.offline_batch(model_sales, actor, now)
+        response = self.send("POST", "/v1/pos/batches", actor, {"items": items})
+        if isinstance(expected, Ok):  # the model predicts each problem's code; its detail is prose
+            shown = json.loads(response.body)
+            for result in shown["results"]:
+                if result["problem"]:
+                    assert result["problem"].pop("detail")
+            response = SimpleNamespace(status_code=response.status_code, json=shown)
+        self.expect(response, expected)
 
     # --- stars ----------------------------------------------------------------------------------
 
