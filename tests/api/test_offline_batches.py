@@ -208,3 +208,31 @@ def test_a_hundred_items_with_the_longest_keys_and_refs_fit_the_body_limit(api, 
 
     assert response.status_code == 200 and {r["status"] for r in response.json["results"]} == {"applied"}
     assert api.balance(gift_card["card_id"]) == 1_900
+
+
+def test_several_items_on_one_card_each_see_the_previous_ones_effect_stars_included(api, member_card):
+    response = send(api, [sale(f"n{i}", member_card, 2_000) for i in range(6)])
+
+    results = response.json["results"]
+    assert [r["status"] for r in results] == ["applied"] * 5 + ["declined"]
+    assert [r["transaction"]["balance_after"]["amount"] for r in results[:5]] == [8_000, 6_000, 4_000, 2_000, 0]
+    assert [r["transaction"]["stars_after"] for r in results[:5]] == [40, 80, 120, 160, 200]
+
+
+def test_a_batch_retried_under_its_key_after_stopping_half_way_answers_as_the_first_would_have(api, member_card,
+                                                                                               monkeypatch):
+    from chalicelib.services import batches
+
+    items = [sale("h1", member_card, 100), sale("h2", member_card, 200)]
+    real_finish = batches.request_gate.finish
+    monkeypatch.setattr(batches.request_gate, "finish", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("crash")))
+    assert send(api, items, key="half-way").status_code == 500  # both items applied, the answer lost
+    monkeypatch.setattr(batches.request_gate, "finish", real_finish)
+
+    retried = send(api, items, key="half-way")
+    resent = send(api, items, key="another-key")
+
+    assert statuses(retried) == [("h1", "applied"), ("h2", "applied")]
+    assert statuses(resent) == [("h1", "duplicate"), ("h2", "duplicate")]
+    assert [r["transaction"] for r in retried.json["results"]] == [r["transaction"] for r in resent.json["results"]]
+    assert api.balance(member_card["card_id"]) == 9_700
