@@ -193,6 +193,8 @@ def _plan(principal: Principal, item: OfflineSale, card_id: str | None, known: _
                                              new_entry=False)
             stars_after = member_after.stars_now(at)
             member_writes = [("member", member_store.stars_update(member, member_after))]
+        # The entry's request identity is its item_key, not the batch's Idempotency-Key (one key
+        # covers up to 100 transactions): reconcile checks one entry per (till, item_key).
         entry = ledger.ledger_entry(principal, change, "payment", None, store_id=principal.store_id, at=at,
                                     offline=True, occurred_at=clock.rfc3339(item.moment), order_ref=item.order_ref,
                                     item_key=item.item_key, stars=stars, stars_after=stars_after)
