@@ -11,6 +11,8 @@ write that lost a race with another request (an online payment on the same card,
 sent twice) reads again, for that card or that item alone."""
 from __future__ import annotations
 
+import random
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -130,7 +132,7 @@ def _apply(principal: Principal, index: int, item: OfflineSale, known: _Known, g
     """One item, atomically on its own: its record, and its payment when the card pays anything."""
     if item.item_key in known.records:
         return _again(known.records[item.item_key], gate)
-    for _ in range(get_settings().write_attempts):
+    for attempt in range(get_settings().write_attempts):
         planned = _plan(principal, item, known.card_ids[index], known, gate, now)
         try:
             ledger.commit([*planned.writes, (RECORD, item_store.put_record(planned.record))], None, None,
@@ -141,6 +143,7 @@ def _apply(principal: Principal, index: int, item: OfflineSale, known: _Known, g
                 known.records[item.item_key] = item_store.record_from_item(stored)
                 return _again(known.records[item.item_key], gate)
             _refresh(known, known.card_ids[index])  # an online payment (or another batch) moved the card
+            time.sleep(random.uniform(0, min(0.05, 0.001 * 2 ** attempt)))  # as services/ledger.retrying
             continue
         # The next item on this card (or member) is planned from this one's effect, without a read.
         known.records[item.item_key] = planned.record
@@ -203,9 +206,11 @@ def _plan(principal: Principal, item: OfflineSale, card_id: str | None, known: _
         writes = [("card", card_store.balance_update(change, entry.created_at)),
                   ("entry", card_store.put_entry(entry)), *member_writes]
         entries = [entry]
-        card_after = card.model_copy(update={
+        # The card as this write leaves it (its other updates — the chain head — included).
+        card_after = Card.model_validate({
+            **card.model_dump(), **{k: v for k, v in change.updates.items() if k in Card.model_fields},
             "balance": change.balance_after, "version": card.version + 1, "ledger_seq": change.seq,
-            "ledger_head": change.updates.get("ledger_head", card.ledger_head), "updated_at": entry.created_at})
+            "updated_at": entry.created_at})
     status = rules.outcome(amount, collected)
     result = ItemResult(item_key=item.item_key, status=status, transaction=transaction,
                         uncollected=Money(amount=amount - collected, currency=item.amount.currency),
