@@ -45,6 +45,7 @@ WHO: dict[str, str] = {
     "register_card": "owner, agent",
     "reload_card": "owner, agent, pos",
     "pay_with_card": "owner (order ahead), pos",
+    "send_offline_batch": "pos",
     "freeze_card": "owner, agent",
     "unfreeze_card": "owner, agent",
     "transfer_balance": "owner (both cards its own), agent",
@@ -102,6 +103,12 @@ NOTES: dict[str, str] = {
                      "member 409 `already_exists`. The card's earlier transactions join the member's activity. "
                      "(Replaces v1's `POST /v1/cards/{card_id}/register`.)",
     "reload_card": "5.00 to 500.00 a reload, and the balance never above 1,000.00 (422 `limit_exceeded`); X",
+    "send_offline_batch": "1..100 sales, applied as payments at the token's store oldest `occurred_at` first (ties as "
+                          "sent), each atomically on its own: `applied`, `partial` (the card paid what it had; the "
+                          "rest `uncollected`), `declined` (occurred_at more than 7 days old or 5 minutes ahead, "
+                          "unknown card, card not active, other currency, nothing available) or `duplicate` (this "
+                          "till sent the `item_key` before: the first result, nothing applied). An `item_key` twice "
+                          "in one batch is 422 and applies nothing. See README, \"Offline till batches\".",
     "pay_with_card": "A till's `store_id`, if sent, must be its token's (403 otherwise); an owner's order-ahead payment "
                      "names the pickup store. Stars are earned in the same atomic step when the card is registered. "
                      "409 `insufficient_funds` or `card_not_active`, and nothing changes.",
