@@ -21,7 +21,7 @@ from chalicelib import clock
 from chalicelib.domain.batches import OfflineSale
 from chalicelib.domain import batches as rules
 from chalicelib.domain.batches import BatchResult, ItemProblem, ItemResult, OfflineItemRecord
-from chalicelib.domain.cards import BalanceChange, Card, spendable
+from chalicelib.domain.cards import BalanceChange, Card, pruned_holds, spendable
 from chalicelib.domain.errors import ConcurrentUpdate
 from chalicelib.domain.ledger import LedgerEntry, Transaction
 from chalicelib.domain.members import Member, earn_stars
@@ -167,7 +167,8 @@ def _again(record: OfflineItemRecord, gate: Gate | None) -> ItemResult:
 def _plan(principal: Principal, item: OfflineSale, card_id: str | None, known: _Known, gate: Gate | None,
           now: datetime) -> _Planned:
     """The writes of one item in the contract's order of checks: occurred_at window, card known,
-    card active (then currency), then pay what is available."""
+    card active (then currency), then pay what is available (`spendable`: the balance less the
+    card's unexpired holds)."""
     settings = get_settings().rules
     at = clock.now()
     card = known.cards.get(card_id) if card_id else None
@@ -188,7 +189,8 @@ def _plan(principal: Principal, item: OfflineSale, card_id: str | None, known: _
     transaction: Transaction | None = None
     card_after = member_after = None
     if collected:
-        change = BalanceChange(card=card, delta=-collected)
+        # Like an online payment: from what the card can spend, dropping holds that expired meanwhile.
+        change = BalanceChange(card=card, delta=-collected, updates=pruned_holds(card, at))
         member = known.members.get(card.member_id) if card.member_id else None
         stars, stars_after, member_writes = 0, None, []
         if member is not None:  # stars on what was collected, at the member's tier now
