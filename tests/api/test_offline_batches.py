@@ -5,6 +5,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from chalicelib.store import keys
+from chalicelib.store.reads import get_items
 from tests.conftest import money, tokens
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
@@ -236,3 +238,23 @@ def test_a_batch_retried_under_its_key_after_stopping_half_way_answers_as_the_fi
     assert statuses(resent) == [("h1", "duplicate"), ("h2", "duplicate")]
     assert [r["transaction"] for r in retried.json["results"]] == [r["transaction"] for r in resent.json["results"]]
     assert api.balance(member_card["card_id"]) == 9_700
+
+
+def test_an_item_pays_from_what_the_card_can_spend_and_its_write_drops_expired_holds(api, gift_card, clock):
+    """Held value is not spendable offline either; a hold that expired is spendable again, and the
+    item's card update drops it from the card, like an online payment's."""
+    card_id = gift_card["card_id"]
+    for amount, expires_in in ((1_500, 3_600), (200, 60)):
+        placed = api.post(f"/v1/cards/{card_id}/holds", tokens.pos("S1"),
+                          {"amount": money(amount), "expires_in": expires_in})
+        assert placed.status_code == 201
+    clock.advance(timedelta(seconds=60))  # the 200 hold expires
+
+    (result,) = send(api, [sale("held", gift_card, 1_000)]).json["results"]
+
+    assert result["status"] == "partial" and result["uncollected"] == money(500)
+    assert result["transaction"]["amount"] == money(-500)
+    (item,) = get_items([keys.card(card_id)])
+    assert [hold["amount"] for hold in item["holds"].values()] == [1_500]
+    shown = api.get(f"/v1/cards/{card_id}", tokens.agent()).json
+    assert (shown["balance"]["amount"], shown["held"]["amount"], shown["available"]["amount"]) == (1_500, 1_500, 0)
