@@ -8,7 +8,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.settings import Settings
+from chalicelib.settings import Settings, reset_settings
+from chalicelib.store.client import reset_clients
+from local.server import Stack, running_stack
 from local.tables import create_tables
 
 REGION = "us-east-1"
@@ -46,3 +48,12 @@ def streams(mocked_aws: None) -> Any:
 @pytest.fixture
 def ledger_stream_arn(dynamodb: Any, settings: Settings) -> str:
     return create_tables(dynamodb, settings)["LedgerTable"]
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    """One `make run`-like stack (API over a real socket, moto, stream and webhook pumps) per module."""
+    with running_stack(0) as running:
+        yield running
+    reset_clients()
+    reset_settings()

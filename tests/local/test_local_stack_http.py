@@ -9,28 +9,17 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 
-from chalicelib.settings import reset_settings
-from chalicelib.store.client import reset_clients
-from local.server import Stack, running_stack
+from local.server import Stack
 from tests.conftest import ROOT, tokens
 from tests.local.http import Http, at_once
 
 CONNECTIONS = 64
 PAYMENTS = 30
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    with running_stack(0) as running:
-        yield running
-    reset_clients()
-    reset_settings()
 
 
 @pytest.fixture(scope="module")

@@ -9,24 +9,12 @@ import re
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
 
 import boto3
-import pytest
 
-from chalicelib.settings import reset_settings
-from chalicelib.store.client import reset_clients
-from local.server import Stack, running_stack
+from local.server import Stack
 from tests.conftest import ROOT, money, tokens
 from tests.local.http import Http
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    with running_stack(0) as running:
-        yield running
-    reset_clients()
-    reset_settings()
 
 
 def _verify(stack: Stack, card_id: str, token: str, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -7,25 +7,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 
-import pytest
 from standardwebhooks import Webhook as Verifier
 
-from chalicelib.settings import reset_settings
-from chalicelib.store.client import reset_clients
-from local.server import Stack, running_stack
+from local.server import Stack
 from tests.conftest import tokens
 from tests.local.http import Http
 from tests.webhook_receiver import receiver
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    with running_stack(0) as running:
-        yield running
-    reset_clients()
-    reset_settings()
 
 
 def test_a_payment_made_over_http_reaches_a_loopback_subscriber_signed_after_a_failed_first_attempt(stack: Stack):
