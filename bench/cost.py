@@ -11,51 +11,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-from collections import Counter
 from typing import Any
 
-from bench import heat, metering
-
-import boto3  # noqa: E402
-from chalice.test import Client  # noqa: E402
-from moto import mock_aws  # noqa: E402
+from bench import heat  # (its bench.metering sets the bench environment first)
 
 
 def run(payments: int, members: int, stream_shards: int, seed: int) -> dict[str, Any]:
-    from app import app
-    from chalicelib.settings import reset_settings
-    from chalicelib.store.client import dynamodb, events, reset_clients
-    from local.moto_transactions import patch_moto_transactions
-    from local.tables import create_tables
-
-    patch_moto_transactions()  # as the local stack and the tests run moto: a transaction backs up its items only
-    with mock_aws():
-        reset_settings()
-        reset_clients()
-        streams = create_tables(boto3.client("dynamodb"))
-        boto3.client("events").create_event_bus(Name="omnicard")
-        meter = metering.Meter(boto3.client("dynamodb"))
-        meter.install(dynamodb(), events())
-        project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        with Client(app, stage_name="local", project_dir=project) as client:
-            rng = random.Random(seed)
-            day = heat.Day(client, meter, os.environ["OMNICARD_JWT_SECRET"], rng)
-            stream = heat.Stream(client, meter, streams["LedgerTable"], stream_shards)
-            day.set_up(members, 0)
-            for _, card_id, _ in day.members:  # every card read once: a warm Lambda knows its member
-                day.call("GET", f"/v1/cards/{card_id}", day.pos["S1"])
-            stream.deliver(counted=False)
-            meter.__init__(meter.raw)
-            day.statuses.clear()
-            for n in range(payments):
-                _, card_id, _ = day.members[n % len(day.members)]
-                store = rng.choice(heat.STORES)
-                status, body = day.call("POST", f"/v1/cards/{card_id}/payments", day.pos[store],
-                                        {"amount": {"amount": rng.randrange(300, 1500), "currency": "USD"}}, "payment")
-                day._paid(status, body, store)
-            stream.deliver()
+    rng = random.Random(seed)
+    with heat.metered_app(stream_shards, rng) as (day, stream, meter):
+        day.set_up(members, 0)
+        for _, card_id, _ in day.members:  # every card read once: a warm Lambda knows its member
+            day.call("GET", f"/v1/cards/{card_id}", day.pos["S1"])
+        stream.deliver(counted=False)
+        meter.reset()
+        day.statuses.clear()
+        for n in range(payments):
+            _, card_id, _ = day.members[n % len(day.members)]
+            store = rng.choice(heat.STORES)
+            status, body = day.call("POST", f"/v1/cards/{card_id}/payments", day.pos[store],
+                                    {"amount": {"amount": rng.randrange(300, 1500), "currency": "USD"}}, "payment")
+            day._paid(status, body, store)
+        stream.deliver()
     return {"meter": meter, "day": day, "stream": stream}
 
 

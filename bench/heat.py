@@ -21,6 +21,8 @@ import os
 import random
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from bench import metering
@@ -163,7 +165,10 @@ class Stream:
                     self.failures += len(payload.get("batchItemFailures") or []) if isinstance(payload, dict) else 0
 
 
-def run(ops: int, members: int, gift_cards: int, stream_shards: int, seed: int) -> dict[str, Any]:
+@contextmanager
+def metered_app(stream_shards: int, rng: random.Random) -> Iterator[tuple["Day", "Stream", metering.Meter]]:
+    """The app in-process on a fresh moto account with every call metered: a Day to drive traffic
+    through it, the Stream that delivers its records to the handler, and the Meter (bench/cost.py too)."""
     from app import app
     from chalicelib.settings import reset_settings
     from chalicelib.store.client import dynamodb, events, reset_clients
@@ -180,15 +185,19 @@ def run(ops: int, members: int, gift_cards: int, stream_shards: int, seed: int) 
         meter.install(dynamodb(), events())
         project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         with Client(app, stage_name="local", project_dir=project) as client:
-            day = Day(client, meter, os.environ["OMNICARD_JWT_SECRET"], random.Random(seed))
-            stream = Stream(client, meter, streams["LedgerTable"], stream_shards)
-            day.set_up(members, gift_cards)
-            stream.deliver(counted=False)
-            meter.__init__(meter.raw)  # count the day only
-            day.statuses.clear()
-            for _ in range(ops):
-                day.one()
-            stream.deliver()
+            yield (Day(client, meter, os.environ["OMNICARD_JWT_SECRET"], rng),
+                   Stream(client, meter, streams["LedgerTable"], stream_shards), meter)
+
+
+def run(ops: int, members: int, gift_cards: int, stream_shards: int, seed: int) -> dict[str, Any]:
+    with metered_app(stream_shards, random.Random(seed)) as (day, stream, meter):
+        day.set_up(members, gift_cards)
+        stream.deliver(counted=False)
+        meter.reset()  # count the day only
+        day.statuses.clear()
+        for _ in range(ops):
+            day.one()
+        stream.deliver()
     return {"meter": meter, "day": day, "stream": stream}
 
 

@@ -100,6 +100,10 @@ class Meter:
         self.current: Invocation | None = None
         self._pending: dict[int, Any] = {}
 
+    def reset(self) -> None:
+        """Forget everything counted so far (e.g. a set-up), keep the installed hooks."""
+        self.__init__(self.raw)  # type: ignore[misc]
+
     def install(self, dynamodb: Any, events: Any) -> None:
         dynamodb.meta.events.register("before-parameter-build.dynamodb", self._before)
         dynamodb.meta.events.register("after-call.dynamodb", self._after)
